@@ -1,0 +1,409 @@
+//! Command-line interface: clap definitions and the commands. Flags fold into
+//! [`LintOptions`], the type the library runs on.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::app::{lint, LintOptions, LintResult};
+use crate::diagnostic::Severity;
+use crate::discover::UsageError;
+use crate::graph::RevisionGraph;
+use crate::report;
+use crate::rules::RuleId;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "revlint",
+    version,
+    about = "Static linter for Alembic migrations and the files that deploy them",
+    long_about = "Static linter for Alembic migrations and the files that deploy them.\n\nWithout a command, `revlint [PATHS]` runs `revlint check [PATHS]`.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub check: CheckArgs,
+
+    /// Lint only the project this Alembic config (alembic.ini or pyproject.toml) describes.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// When to use colours in human output (NO_COLOR is honoured with `auto`).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lint the projects below PATHS (default). Findings are shown when one of their
+    /// labels is in a PATH; the whole project is always loaded.
+    Check(CheckArgs),
+    /// Print the revision graph: heads, bases, merges and branch points marked.
+    Graph(GraphArgs),
+    /// Print the head revisions, as `alembic heads` does, without running Python.
+    Heads(HeadsArgs),
+    /// List the rules.
+    Rules(RulesArgs),
+    /// Explain a rule: what it does, why, an example, and the fix.
+    Explain {
+        /// A rule id, e.g. multiple-heads.
+        rule: String,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CheckArgs {
+    /// Files or directories (default: the working directory).
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Run only these rules (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub select: Vec<String>,
+
+    /// Do not run these rules (comma-separated ids).
+    #[arg(long, value_delimiter = ',', value_name = "RULES")]
+    pub ignore: Vec<String>,
+
+    /// Exit 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Multiple heads are intentional here: do not report multiple-heads.
+    #[arg(long)]
+    pub allow_multiple_heads: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Files or directories whose projects to show (default: the working directory).
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct HeadsArgs {
+    pub paths: Vec<PathBuf>,
+    /// Exit 0 even when there is more than one head.
+    #[arg(long)]
+    pub allow_multiple: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum Format {
+    /// Graphical: source snippets, labels and help.
+    #[default]
+    Human,
+    /// One line per finding: path:line:col: severity[rule] message.
+    Concise,
+    /// revlint's versioned JSON schema.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Text,
+    Mermaid,
+    Dot,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RulesFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Exit codes.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_INTERNAL: u8 = 3;
+
+/// Run a parsed command line. Returns the exit code.
+pub fn run(cli: Cli) -> u8 {
+    let cwd = match std::env::current_dir() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("revlint: cannot read the working directory: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let result = match cli.command {
+        None => check(cwd, cli.config, cli.check, color),
+        Some(Command::Check(args)) => check(cwd, cli.config, args, color),
+        Some(Command::Graph(args)) => graph(cwd, cli.config, args),
+        Some(Command::Heads(args)) => heads(cwd, cli.config, args),
+        Some(Command::Rules(args)) => rules(args),
+        Some(Command::Explain { rule }) => explain(&rule),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("revlint: {msg}");
+            EXIT_USAGE
+        }
+        Err(Failure::Io(e)) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(Failure::Io(e)) => {
+            eprintln!("revlint: cannot write output: {e}");
+            EXIT_INTERNAL
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Io(e)
+    }
+}
+
+impl From<UsageError> for Failure {
+    fn from(e: UsageError) -> Self {
+        Failure::Usage(e.0)
+    }
+}
+
+fn parse_rules(ids: &[String]) -> Result<Vec<RuleId>, Failure> {
+    ids.iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse::<RuleId>().map_err(Failure::Usage))
+        .collect()
+}
+
+fn options(cwd: PathBuf, config: Option<PathBuf>, paths: Vec<PathBuf>) -> LintOptions {
+    let mut o = LintOptions::new(cwd, paths);
+    o.discover.config = config;
+    o
+}
+
+fn check(
+    cwd: PathBuf,
+    config: Option<PathBuf>,
+    args: CheckArgs,
+    color: bool,
+) -> Result<u8, Failure> {
+    let mut o = options(cwd, config, args.paths);
+    let select = parse_rules(&args.select)?;
+    let ignore = parse_rules(&args.ignore)?;
+    if !select.is_empty() {
+        o.select = select;
+    }
+    o.select.retain(|r| !ignore.contains(r));
+    o.rules.allow_multiple_heads = args.allow_multiple_heads;
+    let result = lint(&o)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        Format::Human => {
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(100);
+            report::human::write(
+                &mut out,
+                &result.discovered.db,
+                &result.diagnostics,
+                &report::human::HumanOptions { color, width },
+            )?;
+        }
+        Format::Concise => {
+            report::concise::write(&mut out, &result.discovered.db, &result.diagnostics)?
+        }
+        Format::Json => report::json::write(&mut out, &result)?,
+    }
+    out.flush()?;
+    if args.format == Format::Human {
+        summarize(&result);
+    }
+    let fail_on = match args.fail_on {
+        FailOn::Error => Severity::Error,
+        FailOn::Warning => Severity::Warning,
+        FailOn::Info => Severity::Info,
+    };
+    Ok(if result.fails(fail_on) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn summarize(result: &LintResult) {
+    if result.discovered.projects.is_empty() {
+        eprintln!("revlint: no Alembic project found (looked for alembic.ini, pyproject.toml [tool.alembic], and versions/ folders next to an env.py)");
+    }
+    eprintln!("{}", report::summary_line(result));
+}
+
+/// Load projects only (no rules) for the graph views.
+fn load(
+    cwd: PathBuf,
+    config: Option<PathBuf>,
+    paths: Vec<PathBuf>,
+) -> Result<crate::discover::Discovered, Failure> {
+    let o = options(cwd, config, paths);
+    Ok(crate::discover::discover(&o.discover)?)
+}
+
+fn graph(cwd: PathBuf, config: Option<PathBuf>, args: GraphArgs) -> Result<u8, Failure> {
+    let d = load(cwd.clone(), config, args.paths)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let graphs: Vec<RevisionGraph> = d.projects.iter().map(RevisionGraph::build).collect();
+    match args.format {
+        GraphFormat::Json => {
+            let projects: Vec<_> = d
+                .projects
+                .iter()
+                .zip(&graphs)
+                .map(|(p, g)| report::graph::project_value(&d.db, &cwd, p, g))
+                .collect();
+            let v = serde_json::json!({"schema_version": report::json::SCHEMA_VERSION, "projects": projects});
+            serde_json::to_writer_pretty(&mut out, &v).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+        fmt => {
+            for (k, (p, g)) in d.projects.iter().zip(&graphs).enumerate() {
+                if k > 0 {
+                    writeln!(out)?;
+                }
+                match fmt {
+                    GraphFormat::Text => report::graph::write_text(&mut out, &d.db, p, g)?,
+                    GraphFormat::Mermaid => report::graph::write_mermaid(&mut out, g)?,
+                    GraphFormat::Dot => report::graph::write_dot(&mut out, g)?,
+                    GraphFormat::Json => unreachable!("handled above"),
+                }
+            }
+        }
+    }
+    out.flush()?;
+    if d.projects.is_empty() {
+        eprintln!("revlint: no Alembic project found");
+    }
+    Ok(EXIT_OK)
+}
+
+fn heads(cwd: PathBuf, config: Option<PathBuf>, args: HeadsArgs) -> Result<u8, Failure> {
+    let d = load(cwd, config, args.paths)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut code = EXIT_OK;
+    for (p, project) in d.projects.iter().enumerate() {
+        let g = RevisionGraph::build(project);
+        if d.projects.len() > 1 {
+            if p > 0 {
+                writeln!(out)?;
+            }
+            writeln!(out, "# {}", d.db.get(project.config.file()).display)?;
+        }
+        report::graph::write_heads(&mut out, &g)?;
+        let broken = !g.cycles.is_empty()
+            || !g.dependency_cycles.is_empty()
+            || !g.dangling_down.is_empty()
+            || !g.dangling_depends.is_empty()
+            || !g.label_conflicts.is_empty()
+            || project
+                .migrations()
+                .any(|m| !m.declares_revision && !m.revision_from_filename);
+        if broken {
+            out.flush()?;
+            eprintln!(
+                "revlint: {}: the revision graph has errors that make Alembic fail; run `revlint check` for details",
+                d.db.get(project.config.file()).display
+            );
+            code = EXIT_FINDINGS;
+        } else if g.heads.len() > 1 && !args.allow_multiple {
+            code = EXIT_FINDINGS;
+        }
+    }
+    out.flush()?;
+    if d.projects.is_empty() {
+        eprintln!("revlint: no Alembic project found");
+    }
+    Ok(code)
+}
+
+fn rules(args: RulesArgs) -> Result<u8, Failure> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    match args.format {
+        RulesFormat::Text => {
+            for id in RuleId::all() {
+                let m = id.meta();
+                writeln!(
+                    out,
+                    "{:<32} {:<8} {:<8} {}",
+                    m.id.as_str(),
+                    m.category.as_str(),
+                    m.default_severity.as_str(),
+                    m.summary
+                )?;
+            }
+        }
+        RulesFormat::Json => {
+            let v: Vec<_> = RuleId::all()
+                .map(|id| {
+                    let m = id.meta();
+                    serde_json::json!({
+                        "id": m.id.as_str(),
+                        "category": m.category.as_str(),
+                        "default_severity": m.default_severity.as_str(),
+                        "summary": m.summary,
+                        "docs": m.docs,
+                    })
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &v).map_err(io::Error::from)?;
+            writeln!(out)?;
+        }
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
+}
+
+fn explain(rule: &str) -> Result<u8, Failure> {
+    let id: RuleId = rule.parse().map_err(Failure::Usage)?;
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", crate::docs::explain(id.meta()))?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,893 @@
+//! The only module that walks directories: finds Alembic projects, reads their configuration
+//! exactly as Alembic does, and lists the revision files in Alembic's load order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::model::migration::Migration;
+use crate::model::project::{ConfigIssue, ConfigSource, FileIssue, Project, VersionFile};
+use crate::parse::{ini, python};
+use crate::source::{FileDb, FileId, Span};
+
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverOptions {
+    /// Paths given on the command line (empty: the working directory).
+    pub paths: Vec<PathBuf>,
+    /// `--config FILE`: lint only the project this Alembic config describes.
+    pub config: Option<PathBuf>,
+    pub cwd: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub db: FileDb,
+    pub projects: Vec<Project>,
+    /// Problems met while walking (unreadable directories, links that loop).
+    pub walk_issues: Vec<FileIssue>,
+    /// Absolute paths whose findings are shown (the command-line paths).
+    pub selected: Vec<PathBuf>,
+}
+
+/// A usage problem: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+/// Find and load every Alembic project the options name.
+pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
+    let mut d = Discovered::default();
+    let paths: Vec<PathBuf> = if opts.paths.is_empty() {
+        vec![opts.cwd.clone()]
+    } else {
+        opts.paths.iter().map(|p| absolute(&opts.cwd, p)).collect()
+    };
+    for p in &paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            return Err(UsageError(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
+        }
+    }
+    d.selected = paths.clone();
+
+    // Candidate configuration files and env.py files, in sorted order, deduplicated.
+    let mut configs: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut env_pys: BTreeSet<PathBuf> = BTreeSet::new();
+    if let Some(c) = &opts.config {
+        let c = absolute(&opts.cwd, c);
+        if !c.is_file() {
+            return Err(UsageError(format!(
+                "--config {}: no such file",
+                c.display()
+            )));
+        }
+        configs.insert(c);
+    } else {
+        for p in &paths {
+            for dir in ancestors_to_repo_root(p) {
+                for name in ["alembic.ini", "pyproject.toml"] {
+                    let f = dir.join(name);
+                    if f.is_file() {
+                        configs.insert(f);
+                    }
+                }
+            }
+            if p.is_dir() {
+                walk(p, &mut configs, &mut env_pys, &mut d);
+            }
+        }
+    }
+
+    let mut covered: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut projects = Vec::new();
+    let mut ini_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for c in &configs {
+        let is_ini = c.file_name().is_some_and(|n| n != "pyproject.toml");
+        if is_ini {
+            ini_dirs.insert(c.parent().unwrap_or(Path::new("/")).to_path_buf());
+        }
+    }
+    for c in &configs {
+        let is_pyproject = c.file_name().is_some_and(|n| n == "pyproject.toml");
+        let dir = c.parent().unwrap_or(Path::new("/")).to_path_buf();
+        if is_pyproject && ini_dirs.contains(&dir) {
+            // Read together with the alembic.ini beside it.
+            continue;
+        }
+        if let Some(p) = load_config(c, &opts.cwd, &mut d, opts.config.is_some()) {
+            covered.extend(p.version_locations.iter().cloned());
+            projects.push(p);
+        }
+    }
+    for env in &env_pys {
+        let dir = env.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let versions = dir.join("versions");
+        if covered.contains(&versions) || !versions.is_dir() {
+            continue;
+        }
+        let text = read_text(env).unwrap_or_default();
+        let id = d.db.add(env.clone(), display(&opts.cwd, env), text);
+        let mut p = Project {
+            config: ConfigSource::EnvPy(id),
+            here: dir.clone(),
+            script_location: Some(dir),
+            version_locations: vec![versions.clone()],
+            recursive_version_locations: false,
+            files: Vec::new(),
+            config_issues: Vec::new(),
+            file_issues: Vec::new(),
+        };
+        covered.insert(versions);
+        load_versions(&mut p, &opts.cwd, &mut d.db);
+        projects.push(p);
+    }
+    d.projects = projects;
+    Ok(d)
+}
+
+/// `dir` and its parents up to the one holding `.git` (or the filesystem root).
+fn ancestors_to_repo_root(p: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let start = if p.is_dir() { Some(p) } else { p.parent() };
+    let mut cur = start.map(Path::to_path_buf);
+    while let Some(dir) = cur {
+        let is_root = dir.join(".git").exists();
+        out.push(dir.clone());
+        if is_root {
+            break;
+        }
+        cur = dir.parent().map(Path::to_path_buf);
+    }
+    out
+}
+
+/// Walk below `root` (sorted, `.gitignore` respected inside git repositories, hidden paths
+/// included, `.git` skipped), collecting configs and `env.py` files.
+fn walk(
+    root: &Path,
+    configs: &mut BTreeSet<PathBuf>,
+    env_pys: &mut BTreeSet<PathBuf>,
+    d: &mut Discovered,
+) {
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .follow_links(false)
+        .require_git(true)
+        .filter_entry(|e| e.file_name() != ".git")
+        .sort_by_file_name(|a, b| a.cmp(b))
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) => {
+                if !e.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                let name = e.file_name();
+                if name == "alembic.ini" {
+                    configs.insert(e.path().to_path_buf());
+                } else if name == "pyproject.toml" {
+                    if std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("[tool.alembic]"))
+                    {
+                        configs.insert(e.path().to_path_buf());
+                    }
+                } else if name == "env.py" {
+                    env_pys.insert(e.path().to_path_buf());
+                }
+            }
+            Err(err) => {
+                let path = error_path(&err);
+                let text = String::new();
+                let shown = path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                let id = d.db.add(path.unwrap_or_default(), shown, text);
+                d.walk_issues.push(FileIssue {
+                    span: Span::file_start(id),
+                    message: format!("cannot be walked: {}", plain_walk_error(&err)),
+                });
+            }
+        }
+    }
+}
+
+fn error_path(err: &ignore::Error) -> Option<PathBuf> {
+    match err {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child.clone()),
+        _ => None,
+    }
+}
+
+fn plain_walk_error(err: &ignore::Error) -> String {
+    match err {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => plain_walk_error(err),
+        ignore::Error::Loop { ancestor, .. } => {
+            format!("symbolic link loop back to {}", ancestor.display())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Read a config file and build its project. `None` when the file is not an Alembic config
+/// (a `pyproject.toml` without `[tool.alembic]`, found while walking up).
+fn load_config(path: &Path, cwd: &Path, d: &mut Discovered, explicit: bool) -> Option<Project> {
+    let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(why) => {
+            let id =
+                d.db.add(path.to_path_buf(), display(cwd, path), String::new());
+            d.walk_issues.push(FileIssue {
+                span: Span::file_start(id),
+                message: why,
+            });
+            return None;
+        }
+    };
+    if is_pyproject && !text.contains("[tool.alembic]") {
+        return None;
+    }
+    let config_id = d.db.add(path.to_path_buf(), display(cwd, path), text);
+    let vars = BTreeMap::from([("here".to_string(), here.display().to_string())]);
+    let mut project = Project {
+        config: if is_pyproject {
+            ConfigSource::Pyproject(config_id)
+        } else {
+            ConfigSource::Ini(config_id)
+        },
+        here: here.clone(),
+        script_location: None,
+        version_locations: Vec::new(),
+        recursive_version_locations: false,
+        files: Vec::new(),
+        config_issues: Vec::new(),
+        file_issues: Vec::new(),
+    };
+    let mut settings = Settings::default();
+    if is_pyproject {
+        read_pyproject(config_id, &d.db, &vars, &mut settings, &mut project);
+    } else {
+        read_ini(
+            config_id,
+            &mut d.db,
+            cwd,
+            &vars,
+            &mut settings,
+            &mut project,
+            explicit,
+        );
+    }
+    let Some(script_location) = settings.script_location.clone() else {
+        if !is_pyproject {
+            project.config_issues.push(ConfigIssue {
+                span: Span::file_start(config_id),
+                message: "no `script_location` in the [alembic] section: every Alembic command fails with \"No 'script_location' key found in configuration\"".into(),
+                help: "add `script_location = %(here)s/migrations` (the folder holding env.py) to the [alembic] section".into(),
+            });
+            return Some(project);
+        }
+        return None;
+    };
+    let script_dir = resolve_location(&here, &script_location.0);
+    if !script_dir.is_dir() {
+        project.config_issues.push(ConfigIssue {
+            span: script_location.1,
+            message: format!(
+                "`script_location` points at {}, which is not a directory: Alembic cannot find its scripts",
+                display(cwd, &script_dir)
+            ),
+            help: "point script_location at the folder that holds env.py, relative to the config as `%(here)s/<folder>`".into(),
+        });
+    }
+    project.script_location = Some(script_dir.clone());
+    let default_versions = script_dir.join("versions");
+    if let Some((locations, span)) = &settings.version_locations {
+        project.version_locations = locations
+            .iter()
+            .map(|l| resolve_location(&here, l))
+            .collect();
+        if !project.version_locations.contains(&default_versions) && has_py_files(&default_versions)
+        {
+            project.config_issues.push(ConfigIssue {
+                span: *span,
+                message: format!(
+                    "`version_locations` is set, so Alembic no longer reads {}, which holds revision files",
+                    display(cwd, &default_versions)
+                ),
+                help: format!(
+                    "add `%(here)s/{}` to version_locations, or move those revisions",
+                    pathdiff(&here, &default_versions)
+                ),
+            });
+        }
+    } else {
+        project.version_locations = vec![default_versions];
+    }
+    project.recursive_version_locations = settings.recursive;
+    load_versions(&mut project, cwd, &mut d.db);
+    Some(project)
+}
+
+#[derive(Debug, Default)]
+struct Settings {
+    script_location: Option<(String, Span)>,
+    version_locations: Option<(Vec<String>, Span)>,
+    recursive: bool,
+}
+
+fn read_ini(
+    id: FileId,
+    db: &mut FileDb,
+    cwd: &Path,
+    vars: &BTreeMap<String, String>,
+    settings: &mut Settings,
+    project: &mut Project,
+    explicit: bool,
+) {
+    let text = db.get(id).text.clone();
+    let parsed = ini::parse(&text);
+    let span = |(s, e): (usize, usize)| Span::new(id, s, e);
+    for e in &parsed.errors {
+        project.file_issues.push(FileIssue {
+            span: span(e.span),
+            message: format!("Alembic cannot read this config: {}", e.message),
+        });
+    }
+    let section = "alembic";
+    // Values Alembic reads from the [alembic] section, falling back to pyproject.toml.
+    let get = |key: &str, project: &mut Project| -> Option<(String, Span)> {
+        let v = parsed.get(section, key)?;
+        let sp = span(v.value_span);
+        match parsed.interpolated(section, key, vars)? {
+            Ok(s) => Some((s, sp)),
+            Err(why) => {
+                project.file_issues.push(FileIssue {
+                    span: sp,
+                    message: format!("Alembic cannot read `{key}`: {why}"),
+                });
+                None
+            }
+        }
+    };
+    if parsed.section(section).is_none() && !explicit {
+        // An alembic.ini without [alembic] may rely on pyproject.toml beside it.
+    }
+    let here = project.here.clone();
+    let pyproject = here.join("pyproject.toml");
+    let mut toml_settings = Settings::default();
+    if pyproject.is_file() {
+        if let Ok(t) = read_text(&pyproject) {
+            if t.contains("[tool.alembic]") {
+                let pid = db.add(pyproject.clone(), display(cwd, &pyproject), t);
+                read_pyproject(pid, db, vars, &mut toml_settings, project);
+            }
+        }
+    }
+    settings.script_location = get("script_location", project).or(toml_settings.script_location);
+
+    for key in ["script_location", "version_locations"] {
+        if let Some(v) = parsed.get(section, key) {
+            if let Some(i) = v.raw.find(" #").or(v.raw.find(" ;")) {
+                project.config_issues.push(ConfigIssue {
+                    span: span(v.value_span),
+                    message: format!(
+                        "`{key}` has what looks like an inline comment, but Alembic's ini format has none: the value is `{}`",
+                        v.raw
+                    ),
+                    help: format!("move the comment to its own line: `{key} = {}`", v.raw[..i].trim_end()),
+                });
+            }
+        }
+    }
+
+    let separator = ["path_separator", "version_path_separator"]
+        .into_iter()
+        .find_map(|k| parsed.get(section, k).map(|v| (k, v)));
+    if let Some((key, v)) = separator {
+        if !["space", "newline", "os", ":", ";"].contains(&v.raw.as_str()) {
+            let first = v.raw.split_whitespace().next().unwrap_or("");
+            let fix = if ["space", "newline", "os", ":", ";"].contains(&first) {
+                format!("`{key} = {first}` with the comment on its own line")
+            } else {
+                format!("`{key} = os` (one of space, newline, os, :, ;)")
+            };
+            project.config_issues.push(ConfigIssue {
+                span: span(v.value_span),
+                message: format!(
+                    "`{key} = {}` is not a separator Alembic knows (ini values have no inline comments): commands that read version_locations fail with ValueError",
+                    v.raw
+                ),
+                help: format!("write {fix}"),
+            });
+        }
+    }
+
+    if let Some((raw, sp)) = get("version_locations", project) {
+        if !raw.trim().is_empty() {
+            // An invalid separator makes Alembic fail; lint with the one the user meant
+            // (the first word, as in `os  # comment`), the finding above says the rest.
+            let sep = separator.map(|(_, v)| v.raw.split_whitespace().next().unwrap_or(""));
+            let locations: Vec<String> = match sep {
+                Some("space") => raw
+                    .split(' ')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                Some("newline") => raw
+                    .split('\n')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                Some("os") | Some(":") => raw
+                    .split(':')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                Some(";") => raw
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect(),
+                // Legacy: split on commas and runs of spaces.
+                Some(_) | None => split_legacy(&raw),
+            };
+            settings.version_locations = Some((locations, sp));
+        }
+    } else {
+        settings.version_locations = toml_settings.version_locations;
+    }
+
+    if let Some(v) = parsed.get(section, "recursive_version_locations") {
+        settings.recursive = v.raw == "true";
+        let lower = v.raw.to_lowercase();
+        if v.raw != "true" && ["true", "yes", "on", "1"].contains(&lower.as_str()) {
+            project.config_issues.push(ConfigIssue {
+                span: span(v.value_span),
+                message: format!(
+                    "`recursive_version_locations = {}` counts as false: Alembic accepts only the exact lowercase word `true`, so revisions in subfolders are not loaded",
+                    v.raw
+                ),
+                help: "write `recursive_version_locations = true`".into(),
+            });
+        }
+    } else {
+        settings.recursive = toml_settings.recursive;
+    }
+}
+
+/// Alembic's legacy `version_locations` split (no `path_separator`): the regex `, *| +`.
+fn split_legacy(raw: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ',' || c == ' ' {
+            out.push(std::mem::take(&mut cur));
+            while chars.peek() == Some(&' ') {
+                chars.next();
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// `[tool.alembic]` in pyproject.toml (Alembic 1.16+): `%(here)s` substitution, `%%` escaping.
+fn read_pyproject(
+    id: FileId,
+    db: &FileDb,
+    vars: &BTreeMap<String, String>,
+    settings: &mut Settings,
+    project: &mut Project,
+) {
+    let text = &db.get(id).text;
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            let (s, end) = e.span().map(|r| (r.start, r.end)).unwrap_or((0, 0));
+            project.file_issues.push(FileIssue {
+                span: Span::new(id, s, end),
+                message: format!("pyproject.toml does not parse: {}", e.message()),
+            });
+            return;
+        }
+    };
+    let Some(alembic) = table
+        .get("tool")
+        .and_then(|t| t.get("alembic"))
+        .and_then(|t| t.as_table())
+    else {
+        return;
+    };
+    let key_span = |key: &str| -> Span {
+        let section = text.find("[tool.alembic]").unwrap_or(0);
+        let at = text[section..]
+            .match_indices(key)
+            .map(|(i, _)| section + i)
+            .find(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
+            .unwrap_or(section);
+        let end = text[at..].find('\n').map(|e| at + e).unwrap_or(text.len());
+        Span::new(id, at, end)
+    };
+    let subst = |key: &str, s: &str, project: &mut Project| -> Option<String> {
+        match percent_format(s, vars) {
+            Ok(v) => Some(v),
+            Err(why) => {
+                project.config_issues.push(ConfigIssue {
+                    span: key_span(key),
+                    message: format!("`{key}` in [tool.alembic]: {why}"),
+                    help: "escape a literal `%` as `%%` in pyproject.toml values".into(),
+                });
+                None
+            }
+        }
+    };
+    if let Some(s) = alembic.get("script_location").and_then(|v| v.as_str()) {
+        if let Some(v) = subst("script_location", s, project) {
+            settings.script_location = Some((v, key_span("script_location")));
+        }
+    }
+    if let Some(list) = alembic.get("version_locations").and_then(|v| v.as_array()) {
+        let mut out = Vec::new();
+        for item in list.iter().filter_map(|v| v.as_str()) {
+            if let Some(v) = subst("version_locations", item, project) {
+                out.push(v);
+            }
+        }
+        settings.version_locations = Some((out, key_span("version_locations")));
+    }
+    match alembic.get("recursive_version_locations") {
+        Some(toml::Value::Boolean(b)) => settings.recursive = *b,
+        Some(_) => project.config_issues.push(ConfigIssue {
+            span: key_span("recursive_version_locations"),
+            message: "`recursive_version_locations` in [tool.alembic] must be a boolean: Alembic fails with \"boolean value expected\"".into(),
+            help: "write `recursive_version_locations = true`".into(),
+        }),
+        None => {}
+    }
+}
+
+/// Python's `%` formatting with a mapping, as Alembic applies it to pyproject values.
+fn percent_format(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('(') {
+            let close = r
+                .find(")s")
+                .ok_or_else(|| format!("bad `%(...)s` reference in {s:?}"))?;
+            let name = &r[..close];
+            out.push_str(
+                vars.get(name)
+                    .ok_or_else(|| format!("unknown `%({name})s` in {s:?}"))?,
+            );
+            rest = &r[close + 2..];
+        } else {
+            return Err(format!(
+                "a lone `%` in {s:?} makes Python's %-formatting fail"
+            ));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Alembic resolves relative locations against the working directory; revlint assumes
+/// Alembic runs next to its config, which is how `alembic` is normally invoked.
+/// `package:folder` resource locations are looked up relative to the config too.
+fn resolve_location(here: &Path, loc: &str) -> PathBuf {
+    let loc = loc.trim();
+    let p = Path::new(loc);
+    if p.is_absolute() {
+        return normalize(p);
+    }
+    if let Some((pkg, res)) = loc.split_once(':') {
+        if !pkg.is_empty()
+            && pkg
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        {
+            let mut dir = here.to_path_buf();
+            for part in pkg.split('.') {
+                dir.push(part);
+            }
+            return normalize(&dir.join(res));
+        }
+    }
+    normalize(&here.join(p))
+}
+
+fn has_py_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.ends_with(".py") && !n.starts_with("__init__")
+        })
+    })
+}
+
+/// Alembic's load order: version locations in config order; in each, the files of a folder
+/// sorted by name, then (recursive only) its subfolders in sorted order, depth first;
+/// `__pycache__` skipped; `*.py` not starting with `__init__` or `.#`; a file reached twice
+/// (overlapping locations) loaded once.
+pub fn list_version_files(project: &Project) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    for loc in &project.version_locations {
+        if !loc.is_dir() {
+            continue;
+        }
+        let mut stack = vec![loc.clone()];
+        while let Some(dir) = stack.pop() {
+            if dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("__pycache__"))
+            {
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut files = Vec::new();
+            let mut dirs = Vec::new();
+            for e in rd.flatten() {
+                let path = e.path();
+                let Ok(ft) = e.file_type() else { continue };
+                // Like os.walk: links to folders are listed as folders but not entered.
+                if ft.is_dir() {
+                    dirs.push(path);
+                } else if ft.is_symlink() && path.is_dir() {
+                    continue;
+                } else {
+                    files.push(path);
+                }
+            }
+            files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+            for f in files {
+                let name = f
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if !name.ends_with(".py") || name.starts_with("__init__") || name.starts_with(".#")
+                {
+                    continue;
+                }
+                let real = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+                if seen.insert(real) {
+                    out.push(f);
+                }
+            }
+            if project.recursive_version_locations {
+                dirs.sort();
+                stack.extend(dirs.into_iter().rev());
+            }
+        }
+    }
+    out
+}
+
+/// Read and parse every revision file of `project`, in parallel, keeping load order.
+/// A Python file's text and parsed facts, or why it could not be read.
+type Loaded = Result<(String, python::PyModule), String>;
+
+pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
+    let files = list_version_files(project);
+    let loaded: Vec<(PathBuf, Loaded)> = files
+        .into_par_iter()
+        .map(|path| {
+            let parsed = read_python(&path);
+            (path, parsed)
+        })
+        .collect();
+    for (path, parsed) in loaded {
+        match parsed {
+            Ok((text, module)) => {
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let id = db.add(path.clone(), display(cwd, &path), text);
+                let m = Migration::from_module(id, &stem, &module);
+                project.files.push(VersionFile::Migration(Box::new(m)));
+            }
+            Err(why) => {
+                let id = db.add(path.clone(), display(cwd, &path), String::new());
+                project.file_issues.push(FileIssue {
+                    span: Span::file_start(id),
+                    message: why,
+                });
+                project.files.push(VersionFile::Unreadable(id));
+            }
+        }
+    }
+}
+
+/// Read and parse a Python file as CPython imports it: bytes that are not UTF-8 are accepted
+/// inside comments (the import machinery does not decode them), nowhere else.
+fn read_python(path: &Path) -> Loaded {
+    match read_raw(path) {
+        Ok(text) => {
+            let module = python::parse_module(&text, &[]);
+            Ok((text, module))
+        }
+        Err(ReadError::NotUtf8(bytes)) => {
+            let mut text = String::with_capacity(bytes.len());
+            let mut bad = Vec::new();
+            for chunk in bytes.utf8_chunks() {
+                text.push_str(chunk.valid());
+                if !chunk.invalid().is_empty() {
+                    bad.push(text.len());
+                    text.push(char::REPLACEMENT_CHARACTER);
+                }
+            }
+            let module = python::parse_module(&text, &[]);
+            let outside = bad
+                .iter()
+                .find(|&&at| !module.comments.iter().any(|&(s, e)| s <= at && at < e));
+            match outside {
+                None => Ok((text, module)),
+                Some(&at) => {
+                    let line = text[..at].matches('\n').count() + 1;
+                    Err(format!(
+                        "is not valid UTF-8 (line {line}, outside a comment) and declares no other encoding: Python refuses to import it"
+                    ))
+                }
+            }
+        }
+        Err(e) => Err(e.describe()),
+    }
+}
+
+enum ReadError {
+    Io(std::io::Error),
+    Binary,
+    NotUtf8(Vec<u8>),
+}
+
+impl ReadError {
+    fn describe(&self) -> String {
+        match self {
+            ReadError::Io(e) => format!("cannot be read: {}", io_reason(e)),
+            ReadError::Binary => "is a binary file (it contains NUL bytes), not text".into(),
+            ReadError::NotUtf8(bytes) => {
+                let at = std::str::from_utf8(bytes)
+                    .err()
+                    .map(|e| e.valid_up_to())
+                    .unwrap_or(0);
+                let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+                format!(
+                    "is not valid UTF-8 (byte 0x{:02X} at offset {at}, line {line}) and declares no other encoding",
+                    bytes.get(at).copied().unwrap_or(0)
+                )
+            }
+        }
+    }
+}
+
+/// Text as Python reads source: UTF-8 (a BOM is dropped), or Latin-1 when a PEP 263 coding
+/// line on the first two lines declares it.
+fn read_raw(path: &Path) -> Result<String, ReadError> {
+    let bytes = std::fs::read(path).map_err(ReadError::Io)?;
+    if bytes.contains(&0) {
+        return Err(ReadError::Binary);
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Ok(s.to_string()),
+        Err(_) if declares_latin1(bytes) => Ok(bytes.iter().map(|&b| b as char).collect()),
+        Err(_) => Err(ReadError::NotUtf8(bytes.to_vec())),
+    }
+}
+
+/// Read a text file (configs), describing why it cannot be read.
+pub fn read_text(path: &Path) -> Result<String, String> {
+    read_raw(path).map_err(|e| e.describe())
+}
+
+fn declares_latin1(bytes: &[u8]) -> bool {
+    bytes.split(|&b| b == b'\n').take(2).any(|line| {
+        let line = String::from_utf8_lossy(line).to_lowercase();
+        line.trim_start().starts_with('#')
+            && line.contains("coding")
+            && ["latin-1", "latin1", "iso-8859-1", "iso8859-1"]
+                .iter()
+                .any(|c| line.contains(c))
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(40) => "too many levels of symbolic links (a link loop)".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// The path shown to users: relative to `cwd` when below it, with `/` separators.
+pub fn display(cwd: &Path, path: &Path) -> String {
+    let shown = path.strip_prefix(cwd).unwrap_or(path);
+    let s = shown.to_string_lossy().replace('\\', "/");
+    if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
+pub fn absolute(cwd: &Path, p: &Path) -> PathBuf {
+    normalize(&if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    })
+}
+
+/// Remove `.` and `..` components without touching the filesystem.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `to` relative to `from` when below it, else `to` as is.
+fn pathdiff(from: &Path, to: &Path) -> String {
+    to.strip_prefix(from)
+        .unwrap_or(to)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_split_matches_alembic() {
+        assert_eq!(split_legacy("a, b  c,d"), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn percent_format_escapes() {
+        let vars = BTreeMap::from([("here".to_string(), "/p".to_string())]);
+        assert_eq!(percent_format("%(here)s/m%%", &vars).unwrap(), "/p/m%");
+        assert!(percent_format("50%", &vars).is_err());
+    }
+
+    #[test]
+    fn resource_locations() {
+        let here = Path::new("/repo");
+        assert_eq!(
+            resolve_location(here, "myapp.db:migrations"),
+            PathBuf::from("/repo/myapp/db/migrations")
+        );
+        assert_eq!(resolve_location(here, "./a/../b"), PathBuf::from("/repo/b"));
+    }
+}

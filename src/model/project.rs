@@ -1,0 +1,82 @@
+//! An Alembic project: its configuration and its revision files in load order.
+
+use std::path::PathBuf;
+
+use super::migration::Migration;
+use crate::source::{FileId, Span};
+
+/// Where a project's configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// `alembic.ini` (or the file given with `--config`).
+    Ini(FileId),
+    /// `pyproject.toml` with a `[tool.alembic]` table.
+    Pyproject(FileId),
+    /// No configuration: a `versions/` folder next to an `env.py`.
+    EnvPy(FileId),
+}
+
+impl ConfigSource {
+    pub fn file(&self) -> FileId {
+        match self {
+            ConfigSource::Ini(f) | ConfigSource::Pyproject(f) | ConfigSource::EnvPy(f) => *f,
+        }
+    }
+}
+
+/// A setting Alembic reads differently from how it looks.
+#[derive(Debug, Clone)]
+pub struct ConfigIssue {
+    pub span: Span,
+    pub message: String,
+    pub help: String,
+}
+
+/// A file that could not be read or parsed (not a Python syntax error, which the migration
+/// keeps): unreadable, not UTF-8, binary, or a broken config file.
+#[derive(Debug, Clone)]
+pub struct FileIssue {
+    pub span: Span,
+    pub message: String,
+}
+
+/// A file in a version location that Alembic would load.
+#[derive(Debug, Clone)]
+pub enum VersionFile {
+    /// Parsed; may still lack a revision.
+    Migration(Box<Migration>),
+    /// Could not be read or decoded; Alembic would fail on it too.
+    Unreadable(FileId),
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub config: ConfigSource,
+    /// Directory the config lives in (`%(here)s`).
+    pub here: PathBuf,
+    pub script_location: Option<PathBuf>,
+    /// Version locations in config order, as absolute paths.
+    pub version_locations: Vec<PathBuf>,
+    pub recursive_version_locations: bool,
+    /// Every file Alembic would load, in its load order.
+    pub files: Vec<VersionFile>,
+    pub config_issues: Vec<ConfigIssue>,
+    pub file_issues: Vec<FileIssue>,
+}
+
+impl Project {
+    pub fn migrations(&self) -> impl Iterator<Item = &Migration> {
+        self.files.iter().filter_map(|f| match f {
+            VersionFile::Migration(m) => Some(&**m),
+            VersionFile::Unreadable(_) => None,
+        })
+    }
+
+    /// Whether some file's graph attributes are unknown, so graph findings may be incomplete.
+    pub fn has_unknowns(&self) -> bool {
+        self.files.iter().any(|f| match f {
+            VersionFile::Migration(m) => !m.fully_known(),
+            VersionFile::Unreadable(_) => true,
+        })
+    }
+}

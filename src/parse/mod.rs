@@ -1,0 +1,4 @@
+//! Syntax only: each parser turns text into plain data with byte spans.
+
+pub mod ini;
+pub mod python;

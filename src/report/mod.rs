@@ -1,0 +1,44 @@
+//! Rendering. The only module that knows lines, columns, colours and formats.
+//! Every writer takes the `impl Write` it is handed.
+
+pub mod concise;
+pub mod graph;
+pub mod human;
+pub mod json;
+
+use crate::diagnostic::Label;
+use crate::source::{FileDb, LineCol};
+
+/// Start and end line/column of a label.
+pub(crate) fn position(db: &FileDb, label: &Label) -> (LineCol, LineCol) {
+    let f = db.get(label.span.file);
+    (
+        f.lines.line_col(&f.text, label.span.start),
+        f.lines.line_col(&f.text, label.span.end),
+    )
+}
+
+/// "2 errors, 1 warning in 412 files (38 ms)".
+pub fn summary_line(result: &crate::LintResult) -> String {
+    use crate::diagnostic::Severity::*;
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let mut parts = Vec::new();
+    for (sev, word) in [(Error, "error"), (Warning, "warning"), (Info, "info")] {
+        let n = result.count(sev);
+        if n > 0 || sev == Error {
+            parts.push(if sev == Info {
+                format!("{n} info")
+            } else {
+                plural(n, word)
+            });
+        }
+    }
+    let projects = result.discovered.projects.len();
+    format!(
+        "{} in {} ({}, {} ms)",
+        parts.join(", "),
+        plural(result.discovered.db.len(), "file"),
+        plural(projects, "project"),
+        result.elapsed.as_millis()
+    )
+}

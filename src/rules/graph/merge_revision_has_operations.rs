@@ -1,0 +1,66 @@
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct MergeRevisionHasOperations;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::MergeRevisionHasOperations,
+    category: Category::Graph,
+    summary: "A merge revision's `upgrade()` does schema work",
+    default_severity: Severity::Info,
+    docs: r#"## What it does
+
+Finds merge revisions (a tuple or list `down_revision`) whose `upgrade()` contains
+statements other than `pass`, `...` or a docstring.
+
+## Why is this bad?
+
+Reviewers expect a merge revision to be empty: it only joins branches. Work hidden in a
+merge is easy to miss in review, runs after both branches in an order that depends on the
+database's current revision, and is lost if the merge is later regenerated.
+
+## Example
+
+```python
+revision = "f709960167e7"
+down_revision = ("850df83abd23", "a1b2c3d4e5f6")
+
+def upgrade() -> None:
+    op.add_column("teams", sa.Column("region", sa.String(32)))
+```
+
+## How to fix
+
+Keep the merge empty (`pass`) and move the work into a normal revision on top of it.
+"#,
+};
+
+impl Rule for MergeRevisionHasOperations {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for project in cx.projects {
+            for m in project.migrations() {
+                let (true, Some(up)) = (m.is_merge(), &m.upgrade) else {
+                    continue;
+                };
+                let Some(op) = up.first_operation else {
+                    continue;
+                };
+                let id = m.id().unwrap_or("?");
+                out.push(
+                    Diagnostic::new(
+                        RuleId::MergeRevisionHasOperations,
+                        format!(
+                            "merge revision `{id}` does work in upgrade(); merges are expected to be empty and reviewers skip them"
+                        ),
+                    )
+                    .primary(op, "schema work in a merge revision")
+                    .help("keep the merge's upgrade() as `pass` and move this work into a new revision on top of the merge (`alembic revision -m \"...\"`)"),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Rules about the revision graph and the files that form it.
+
+pub mod alembic_config_mistake;
+pub mod dangling_depends_on;
+pub mod dangling_down_revision;
+pub mod duplicate_branch_label;
+pub mod duplicate_revision;
+pub mod merge_revision_has_operations;
+pub mod multiple_bases;
+pub mod multiple_heads;
+pub mod not_a_revision;
+pub mod parse_error;
+pub mod revision_cycle;
+pub mod revision_id_mismatch;
+pub mod unresolved_identifier;
+
+use crate::graph::{NodeIx, RevisionGraph};
+use crate::source::{FileDb, Span};
+
+/// `id (path)` for messages.
+pub(crate) fn describe(db: &FileDb, g: &RevisionGraph, i: NodeIx) -> String {
+    let n = &g.nodes[i];
+    let path = &db.get(n.migration.file).path;
+    let name = path
+        .file_name()
+        .map(|f| f.to_string_lossy())
+        .unwrap_or_default();
+    format!("`{}` ({name})", n.id)
+}
+
+/// Where a node's `revision = ...` value is (the file start for ids taken from file names).
+pub(crate) fn revision_span(g: &RevisionGraph, i: NodeIx) -> Span {
+    let m = g.nodes[i].migration;
+    m.revision
+        .as_ref()
+        .map(|r| r.span)
+        .unwrap_or(Span::file_start(m.file))
+}
+
+/// A note for graph findings when some files could not be evaluated statically.
+pub(crate) fn unknowns_note(project: &crate::model::project::Project) -> &'static str {
+    if project.has_unknowns() {
+        " (some revision files could not be read statically; see the other findings)"
+    } else {
+        ""
+    }
+}
+
+pub(crate) fn join_and(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}

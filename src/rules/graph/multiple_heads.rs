@@ -1,0 +1,169 @@
+use std::collections::BTreeSet;
+
+use super::{describe, join_and, revision_span, unknowns_note};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::{NodeIx, RevisionGraph};
+use crate::model::project::ConfigSource;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct MultipleHeads;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::MultipleHeads,
+    category: Category::Graph,
+    summary: "More than one head revision: `alembic upgrade head` refuses to run",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds projects whose revision graph has more than one head: a revision that no other
+revision names as its `down_revision`. It names every head and its file, the revision where
+the branches diverged, how many revisions each branch adds, and the exact merge command.
+
+It stays quiet when every head carries its own `branch_labels` lineage (an intentional
+multi-branch layout), or when `allow-multiple-heads` is configured.
+
+## Why is this bad?
+
+Two pull requests that each add a revision on the same parent merge cleanly in git, but
+leave Alembic with two heads. The deploy's `alembic upgrade head` then stops with
+"Multiple head revisions are present for given argument 'head'", and a container that
+migrates at start-up never starts: production is blocked until someone writes a merge
+revision.
+
+## Example
+
+```python
+# versions/850df83abd23_rename_team_name.py
+revision = "850df83abd23"
+down_revision = "db8a923de76e"
+
+# versions/a1b2c3d4e5f6_platform_config.py
+revision = "a1b2c3d4e5f6"
+down_revision = "71521c6321dc"   # an ancestor of 850df83abd23: a second head
+```
+
+## How to fix
+
+Write a merge revision whose `down_revision` is the tuple of heads:
+
+```sh
+alembic merge -m "merge heads" 850df83abd23 a1b2c3d4e5f6
+```
+
+or let `revlint fix` write it. Then rebase one branch's revision onto the other in future
+pull requests to keep history linear.
+"#,
+};
+
+impl Rule for MultipleHeads {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        if cx.options.allow_multiple_heads {
+            return;
+        }
+        for (project, g) in cx.projects.iter().zip(cx.graphs) {
+            if g.heads.len() < 2 || !g.cycles.is_empty() || g.distinct_label_lineages(&g.heads) {
+                continue;
+            }
+            out.push(diagnose(cx, project, g));
+        }
+    }
+}
+
+fn diagnose(
+    cx: &Context,
+    project: &crate::model::project::Project,
+    g: &RevisionGraph,
+) -> Diagnostic {
+    let heads = &g.heads;
+    let ancestors: Vec<BTreeSet<NodeIx>> = heads
+        .iter()
+        .map(|&h| g.ancestors(h).into_iter().collect())
+        .collect();
+    let mut common = ancestors[0].clone();
+    for a in &ancestors[1..] {
+        common.retain(|i| a.contains(i));
+    }
+    // Divergence points: common ancestors none of whose children is also common.
+    let mut forks: Vec<NodeIx> = common
+        .iter()
+        .copied()
+        .filter(|&c| !g.nodes[c].children.iter().any(|ch| common.contains(ch)))
+        .collect();
+    forks.sort();
+    let head_list: Vec<String> = heads.iter().map(|&h| describe(cx.db, g, h)).collect();
+    let adds: Vec<String> = ancestors
+        .iter()
+        .zip(heads)
+        .map(|(a, &h)| {
+            let n = a.iter().filter(|i| !common.contains(i)).count();
+            let noun = if n == 1 { "revision" } else { "revisions" };
+            format!("{n} {noun} up to `{}`", g.nodes[h].id)
+        })
+        .collect();
+    let diverged = if forks.is_empty() {
+        "the heads share no common ancestor (separate bases)".to_string()
+    } else {
+        let f: Vec<String> = forks
+            .iter()
+            .map(|&f| format!("`{}`", g.nodes[f].id))
+            .collect();
+        format!("the branches diverged at {}", join_and(&f))
+    };
+    let duplicated: BTreeSet<&str> = heads
+        .iter()
+        .map(|&h| g.nodes[h].id.as_str())
+        .filter(|id| heads.iter().filter(|&&o| g.nodes[o].id == *id).count() > 1)
+        .collect();
+    let message = format!(
+        "{} heads: {}; {}, and they add {} since. `alembic upgrade head` fails with \"Multiple head revisions are present\"{}",
+        heads.len(),
+        join_and(&head_list),
+        diverged,
+        join_and(&adds),
+        unknowns_note(project),
+    );
+    let help = if duplicated.is_empty() {
+        let ids: Vec<&str> = g.ids(heads);
+        format!(
+            "merge the heads in a reviewed revision: `{}merge -m \"merge heads\" {}`",
+            alembic_prefix(cx, project),
+            ids.join(" ")
+        )
+    } else {
+        let d: Vec<String> = duplicated.iter().map(|d| format!("`{d}`")).collect();
+        format!(
+            "{} is declared by more than one file, which `alembic merge` cannot fix: give one copy a new revision id first (see duplicate-revision), then merge the heads",
+            join_and(&d)
+        )
+    };
+    let mut d = Diagnostic::new(RuleId::MultipleHeads, message).help(help);
+    for (n, &h) in heads.iter().enumerate() {
+        d = d.primary(
+            revision_span(g, h),
+            format!("head {} of {}", n + 1, heads.len()),
+        );
+    }
+    for &f in &forks {
+        d = d.secondary(revision_span(g, f), "the branches diverge here");
+    }
+    d
+}
+
+/// `alembic ` or `alembic -c path/alembic.ini ` when the config is not in the working dir.
+pub(crate) fn alembic_prefix(cx: &Context, project: &crate::model::project::Project) -> String {
+    match &project.config {
+        ConfigSource::Ini(f) => {
+            let shown = &cx.db.get(*f).display;
+            if shown == "alembic.ini" {
+                "alembic ".into()
+            } else {
+                format!("alembic -c {shown} ")
+            }
+        }
+        _ => "alembic ".into(),
+    }
+}

@@ -1,0 +1,80 @@
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::migration::is_lower_hex;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct RevisionIdMismatch;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::RevisionIdMismatch,
+    category: Category::Graph,
+    summary: "The file name starts with a revision id other than the one the file declares",
+    default_severity: Severity::Warning,
+    docs: r#"## What it does
+
+Compares the revision-like hex token at the start of a revision file's name with the
+`revision` the file declares. Names without such a token, and names that contain the
+declared id elsewhere (date-prefixed `file_template`s), are not checked.
+
+## Why is this bad?
+
+A file copied from another revision and edited keeps the old name. Reviewers, `git log`
+and people grepping for an id from an error message are then sent to the wrong file, and
+the copy often keeps a stale `down_revision` too.
+
+## Example
+
+```python
+# versions/4d5e6f7a8b9c_add_orders.py
+revision = "7e8f9a0b1c2d"
+```
+
+## How to fix
+
+Rename the file so its name starts with the declared id (`7e8f9a0b1c2d_add_orders.py`),
+or, if the id is the mistake, fix `revision` and the children that point at it.
+"#,
+};
+
+impl Rule for RevisionIdMismatch {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for project in cx.projects {
+            for m in project.migrations() {
+                let (Some(rev), false) = (&m.revision, m.revision_from_filename) else {
+                    continue;
+                };
+                let file = cx.db.get(m.file);
+                let name = file
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let stem = name.strip_suffix(".py").unwrap_or(&name);
+                let token = stem.split(['_', '-', '.']).next().unwrap_or("");
+                let revision_like = is_lower_hex(token)
+                    && (token.len() == 12 || token.len() == rev.id.len())
+                    && token.bytes().any(|b| b.is_ascii_digit());
+                if !revision_like || token == rev.id || stem.contains(rev.id.as_str()) {
+                    continue;
+                }
+                let renamed = format!("{}{}", rev.id, &name[token.len()..]);
+                out.push(
+                    Diagnostic::new(
+                        RuleId::RevisionIdMismatch,
+                        format!(
+                            "{name} is named for revision `{token}` but declares revision `{}` (a copied file?)",
+                            rev.id
+                        ),
+                    )
+                    .primary(rev.span, format!("the file name says `{token}`"))
+                    .help(format!(
+                        "rename the file to {renamed}, or if the id is what is wrong, fix `revision` and the revisions that point at it"
+                    )),
+                );
+            }
+        }
+    }
+}
