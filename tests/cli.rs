@@ -1,0 +1,274 @@
+//! The real binary: formats, exit codes, commands, path selection, determinism.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+
+fn revlint(cwd: &Path, args: &[&str]) -> Output {
+    Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(cwd)
+        .env_remove("NO_COLOR")
+        .env("COLUMNS", "100")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).unwrap()
+}
+
+fn heads_project() -> std::path::PathBuf {
+    common::root().join("fixtures/projects/multiple-heads")
+}
+
+#[test]
+fn readme_example_prints_the_finding_and_exits_1() {
+    let o = revlint(
+        &common::root(),
+        &["check", "fixtures/projects/multiple-heads"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("multiple-heads"), "{out}");
+    assert!(
+        out.contains("850df83abd23") && out.contains("a1b2c3d4e5f6"),
+        "{out}"
+    );
+    // Not a terminal: no colour codes.
+    assert!(!out.contains('\u{1b}'), "{out}");
+    assert!(stderr(&o).contains("1 error"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_is_the_default_command() {
+    let a = revlint(&heads_project(), &["--format", "concise"]);
+    let b = revlint(&heads_project(), &["check", "--format", "concise"]);
+    assert_eq!(a.status.code(), Some(1));
+    assert_eq!(stdout(&a), stdout(&b));
+}
+
+#[test]
+fn clean_project_exits_0() {
+    let o = revlint(
+        &common::root().join("fixtures/projects/multiple-heads-merged"),
+        &["check"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn concise_format() {
+    let o = revlint(&heads_project(), &["check", "--format", "concise"]);
+    let out = stdout(&o);
+    let line = out.lines().next().unwrap();
+    assert!(
+        line.starts_with("migrations/versions/850df83abd23_")
+            && line.contains(":15:17: error[multiple-heads] 2 heads"),
+        "{line}"
+    );
+}
+
+#[test]
+fn json_format_is_versioned() {
+    let o = revlint(&heads_project(), &["check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["rule"], "multiple-heads");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["line"], 15);
+    assert!(d["help"].as_str().unwrap().contains("alembic merge"));
+    assert_eq!(d["labels"].as_array().unwrap().len(), 3);
+    assert_eq!(v["summary"]["errors"], 1);
+}
+
+#[test]
+fn colour_is_forced_with_always_and_off_with_no_color() {
+    let o = revlint(&heads_project(), &["check", "--color", "always"]);
+    assert!(stdout(&o).contains('\u{1b}'));
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(heads_project())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!stdout(&o).contains('\u{1b}'));
+}
+
+#[test]
+fn fail_on_and_select() {
+    // multiple-bases is a warning: exit 0 by default, 1 with --fail-on warning.
+    let case = common::root().join("fixtures/rules/multiple-bases");
+    let bad = common::subdirs(&case)
+        .into_iter()
+        .find(|c| c.ends_with("bad_two_unlabelled_bases"))
+        .unwrap();
+    assert_eq!(
+        revlint(&bad, &["check", "--select", "multiple-bases"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        revlint(
+            &bad,
+            &[
+                "check",
+                "--select",
+                "multiple-bases",
+                "--fail-on",
+                "warning"
+            ]
+        )
+        .status
+        .code(),
+        Some(1)
+    );
+    assert_eq!(
+        revlint(&heads_project(), &["check", "--ignore", "multiple-heads"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        revlint(&heads_project(), &["check", "--allow-multiple-heads"])
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = revlint(&heads_project(), &["check", "--select", "no-such-rule"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown rule `no-such-rule`"));
+    let o = revlint(&heads_project(), &["check", "does/not/exist"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = revlint(&heads_project(), &["explain", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = revlint(&heads_project(), &["--config", "missing.ini"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn paths_choose_findings_not_files() {
+    let p = heads_project();
+    // A head's file: the finding has a label there, so it shows.
+    let o = revlint(
+        &p,
+        &[
+            "check",
+            "--format",
+            "concise",
+            "migrations/versions/a1b2c3d4e5f6_add_platform_config_to_teams.py",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("multiple-heads"));
+    // An unrelated revision file: the whole project is loaded, but nothing is shown there.
+    let base = std::fs::read_dir(p.join("migrations/versions"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|f| f.to_string_lossy().contains("3c8f1e2a9b70"))
+        .unwrap();
+    let o = revlint(
+        &p,
+        &["check", "--format", "concise", base.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn heads_matches_alembic_shape_and_exit() {
+    let o = revlint(&heads_project(), &["heads"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "850df83abd23 (head)\na1b2c3d4e5f6 (head)\n");
+    assert_eq!(
+        revlint(&heads_project(), &["heads", "--allow-multiple"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = revlint(
+        &common::root().join("fixtures/projects/multiple-heads-merged"),
+        &["heads"],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "f709960167e7 (head)\n");
+}
+
+#[test]
+fn graph_formats() {
+    let p = heads_project();
+    let text = stdout(&revlint(&p, &["graph"]));
+    assert!(text.contains("850df83abd23 (head)"), "{text}");
+    assert!(text.contains("71521c6321dc (branch point)"), "{text}");
+    assert!(text.contains("(base)"), "{text}");
+    let mermaid = stdout(&revlint(&p, &["graph", "--format", "mermaid"]));
+    assert!(
+        mermaid.starts_with("flowchart BT\n") && mermaid.contains("class n"),
+        "{mermaid}"
+    );
+    let dot = stdout(&revlint(&p, &["graph", "--format", "dot"]));
+    assert!(
+        dot.starts_with("digraph revisions {") && dot.trim_end().ends_with('}'),
+        "{dot}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&revlint(&p, &["graph", "--format", "json"]).stdout).unwrap();
+    assert_eq!(
+        json["projects"][0]["heads"],
+        serde_json::json!(["850df83abd23", "a1b2c3d4e5f6"])
+    );
+    let merged = stdout(&revlint(
+        &common::root().join("fixtures/projects/multiple-heads-merged"),
+        &["graph"],
+    ));
+    assert!(merged.contains("f709960167e7 (head) (merge)"), "{merged}");
+}
+
+#[test]
+fn rules_and_explain() {
+    let o = revlint(&common::root(), &["rules"]);
+    let out = stdout(&o);
+    for r in revlint::rules::RuleId::all() {
+        assert!(out.contains(r.as_str()), "{r} missing from `revlint rules`");
+    }
+    let o = revlint(&common::root(), &["explain", "multiple-heads"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("## Why is this bad?") && out.contains("alembic merge"),
+        "{out}"
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let root = common::root().join("fixtures");
+    let a = revlint(&root, &["check", "--format", "json"]);
+    let b = revlint(&root, &["check", "--format", "json"]);
+    assert_eq!(a.stdout, b.stdout);
+    assert!(!a.stdout.is_empty());
+}
+
+#[test]
+fn no_project_found_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = revlint(dir.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("no Alembic project found"));
+}

@@ -1,0 +1,207 @@
+//! Bad input never panics: line endings, encodings, empty and binary files, link loops,
+//! and a 100,000-revision chain (no recursion, so no stack overflow).
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use revlint::rules::RuleId;
+
+fn project(dir: &Path) -> std::path::PathBuf {
+    fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    let versions = dir.join("migrations/versions");
+    fs::create_dir_all(&versions).unwrap();
+    fs::write(
+        dir.join("migrations/env.py"),
+        "from alembic import context\n",
+    )
+    .unwrap();
+    versions
+}
+
+fn revision(id: &str, down: Option<&str>, nl: &str) -> String {
+    let down = down.map(|d| format!("'{d}'")).unwrap_or("None".into());
+    format!("\"\"\"r{nl}{nl}\"\"\"{nl}revision = '{id}'{nl}down_revision = {down}{nl}{nl}def upgrade():{nl}    pass{nl}")
+}
+
+fn rules(result: &revlint::LintResult) -> Vec<RuleId> {
+    result.diagnostics.iter().map(|d| d.rule).collect()
+}
+
+#[test]
+fn crlf_and_cr_only_files_parse_and_report_right_lines() {
+    for nl in ["\r\n", "\r"] {
+        let dir = tempfile::tempdir().unwrap();
+        let v = project(dir.path());
+        fs::write(
+            v.join("aaaa00000001_a.py"),
+            revision("aaaa00000001", None, nl),
+        )
+        .unwrap();
+        fs::write(
+            v.join("bbbb00000002_b.py"),
+            revision("bbbb00000002", Some("aaaa00000001"), nl),
+        )
+        .unwrap();
+        fs::write(
+            v.join("cccc00000003_c.py"),
+            revision("cccc00000003", Some("aaaa00000001"), nl),
+        )
+        .unwrap();
+        let r = common::lint_dir(dir.path(), None);
+        assert_eq!(
+            rules(&r),
+            [RuleId::MultipleHeads],
+            "{nl:?}: {}",
+            common::render(&r)
+        );
+        // `revision = ...` is on line 4 whatever the line ending.
+        assert_eq!(
+            common::finding_lines(&r),
+            [
+                "multiple-heads migrations/versions/bbbb00000002_b.py:4",
+                "multiple-heads migrations/versions/cccc00000003_c.py:4"
+            ],
+            "{nl:?}"
+        );
+    }
+}
+
+#[test]
+fn non_utf8_binary_and_empty_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    fs::write(
+        v.join("aaaa00000001_a.py"),
+        revision("aaaa00000001", None, "\n"),
+    )
+    .unwrap();
+    let mut latin = revision("bbbb00000002", Some("aaaa00000001"), "\n").into_bytes();
+    latin.extend_from_slice(b"# caf\xe9\n");
+    fs::write(v.join("bbbb00000002_b.py"), &latin).unwrap();
+    fs::write(v.join("cccc00000003_c.py"), b"\x00\x01\x02binary").unwrap();
+    fs::write(v.join("empty.py"), "").unwrap();
+    let r = common::lint_dir(dir.path(), None);
+    let lines = common::finding_lines(&r);
+    assert!(
+        lines.contains(&"parse-error migrations/versions/bbbb00000002_b.py:1".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"parse-error migrations/versions/cccc00000003_c.py:1".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"not-a-revision migrations/versions/empty.py:1".to_string()),
+        "{lines:?}"
+    );
+    let text = common::render(&r);
+    assert!(text.contains("not valid UTF-8 (byte 0xE9"), "{text}");
+    assert!(text.contains("binary file"), "{text}");
+}
+
+#[test]
+fn latin1_with_coding_declaration_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    let mut src = b"# -*- coding: latin-1 -*-\n".to_vec();
+    src.extend_from_slice(revision("aaaa00000001", None, "\n").as_bytes());
+    src.extend_from_slice(b"# caf\xe9\n");
+    fs::write(v.join("aaaa00000001_a.py"), src).unwrap();
+    let r = common::lint_dir(dir.path(), None);
+    assert!(r.diagnostics.is_empty(), "{}", common::render(&r));
+}
+
+#[test]
+fn syntax_error_keeps_linting_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    fs::write(
+        v.join("aaaa00000001_a.py"),
+        revision("aaaa00000001", None, "\n"),
+    )
+    .unwrap();
+    fs::write(
+        v.join("bbbb00000002_b.py"),
+        "revision = 'bbbb00000002'\ndown_revision = 'aaaa00000001'\ndef upgrade():\n    op.add_column('t', (\n",
+    )
+    .unwrap();
+    fs::write(
+        v.join("cccc00000003_c.py"),
+        revision("cccc00000003", Some("nope00000000"), "\n"),
+    )
+    .unwrap();
+    let r = common::lint_dir(dir.path(), None);
+    let lines = common::finding_lines(&r);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("parse-error migrations/versions/bbbb00000002_b.py:")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(
+            &"dangling-down-revision migrations/versions/cccc00000003_c.py:5".to_string()
+        ),
+        "{lines:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loop_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    fs::write(
+        v.join("aaaa00000001_a.py"),
+        revision("aaaa00000001", None, "\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(v.join("loop.py"), v.join("loop.py")).unwrap();
+    let r = common::lint_dir(dir.path(), None);
+    let text = common::render(&r);
+    assert!(text.contains("parse-error"), "{text}");
+    assert!(text.contains("symbolic links"), "{text}");
+}
+
+#[test]
+fn chain_of_100000_revisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    let n = 100_000;
+    for i in 0..n {
+        let down = if i == 0 {
+            None
+        } else {
+            Some(format!("{:012x}", i - 1))
+        };
+        fs::write(
+            v.join(format!("{i:012x}_r.py")),
+            revision(&format!("{i:012x}"), down.as_deref(), "\n"),
+        )
+        .unwrap();
+    }
+    let r = common::lint_dir(dir.path(), None);
+    assert!(r.diagnostics.is_empty(), "{}", common::render(&r));
+    let g = revlint::graph::RevisionGraph::build(&r.discovered.projects[0]);
+    assert_eq!(g.ids(&g.heads), [format!("{:012x}", n - 1)]);
+    assert_eq!(g.ids(&g.bases), [format!("{:012x}", 0)]);
+    // The deepest walks: ancestors of the head, and a cycle of the whole chain.
+    assert_eq!(g.ancestors(g.heads[0]).len(), n);
+    fs::write(
+        v.join(format!("{:012x}_r.py", 0)),
+        revision(
+            &format!("{:012x}", 0),
+            Some(&format!("{:012x}", n - 1)),
+            "\n",
+        ),
+    )
+    .unwrap();
+    let r = common::lint_dir(dir.path(), Some(&[RuleId::RevisionCycle]));
+    assert_eq!(rules(&r), [RuleId::RevisionCycle]);
+}
