@@ -73,6 +73,10 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
                         configs.insert(f);
                     }
                 }
+                let env = dir.join("env.py");
+                if env.is_file() && dir.join("versions").is_dir() {
+                    env_pys.insert(env);
+                }
             }
             if p.is_dir() {
                 walk(p, &mut configs, &mut env_pys, &mut d);

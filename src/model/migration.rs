@@ -55,6 +55,11 @@ impl Migration {
         self.revision.as_ref().map(|r| r.id.as_str())
     }
 
+    /// Whether `down_revision` could not be evaluated, so this revision's parents are unknown.
+    pub fn parents_unknown(&self) -> bool {
+        self.unresolved.iter().any(|u| u.name == "down_revision")
+    }
+
     pub fn is_merge(&self) -> bool {
         self.down_revisions.len() > 1
     }

@@ -50,20 +50,27 @@ impl Rule for MultipleBases {
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for g in cx.graphs {
-            if g.bases.len() < 2 || !g.cycles.is_empty() || g.distinct_label_lineages(&g.bases) {
+            // A revision whose `down_revision` is unknown is not known to be a base.
+            let bases: Vec<_> = g
+                .bases
+                .iter()
+                .copied()
+                .filter(|&b| !g.nodes[b].migration.parents_unknown())
+                .collect();
+            if bases.len() < 2 || !g.cycles.is_empty() || g.distinct_label_lineages(&bases) {
                 continue;
             }
-            let list: Vec<String> = g.bases.iter().map(|&b| describe(cx.db, g, b)).collect();
+            let list: Vec<String> = bases.iter().map(|&b| describe(cx.db, g, b)).collect();
             let mut d = Diagnostic::new(
                 RuleId::MultipleBases,
                 format!(
                     "{} revisions start the history (no `down_revision`): {}; without branch labels this is rarely intended, and `upgrade` applies the histories in an undefined order",
-                    g.bases.len(),
+                    bases.len(),
                     join_and(&list)
                 ),
             )
             .help("point the accidental base's `down_revision` at the revision it follows, or give each base its own `branch_labels` if the separate histories are intended");
-            for &b in &g.bases {
+            for &b in &bases {
                 let m = g.nodes[b].migration;
                 let span = m
                     .down_span

@@ -20,7 +20,10 @@ revision names as its `down_revision`. It names every head and its file, the rev
 the branches diverged, how many revisions each branch adds, and the exact merge command.
 
 It stays quiet when every head carries its own `branch_labels` lineage (an intentional
-multi-branch layout), or when `allow-multiple-heads` is configured.
+multi-branch layout), when `--allow-multiple-heads` is given, and when some revision's
+`down_revision` cannot be evaluated statically or names a missing revision (that revision
+may be the one meant to join the heads; `unresolved-identifier` and
+`dangling-down-revision` report it).
 
 ## Why is this bad?
 
@@ -65,7 +68,16 @@ impl Rule for MultipleHeads {
             return;
         }
         for (project, g) in cx.projects.iter().zip(cx.graphs) {
-            if g.heads.len() < 2 || !g.cycles.is_empty() || g.distinct_label_lineages(&g.heads) {
+            // A revision whose `down_revision` is unknown or names nothing may be the one
+            // meant to join these heads: report nothing rather than guess (the
+            // unresolved-identifier or dangling-down-revision finding says why).
+            let unknown = !g.dangling_down.is_empty()
+                || g.nodes.iter().any(|n| n.migration.parents_unknown());
+            if g.heads.len() < 2
+                || unknown
+                || !g.cycles.is_empty()
+                || g.distinct_label_lineages(&g.heads)
+            {
                 continue;
             }
             out.push(diagnose(cx, project, g));

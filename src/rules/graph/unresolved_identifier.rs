@@ -52,7 +52,7 @@ impl Rule for UnresolvedIdentifier {
                         Diagnostic::new(
                             RuleId::UnresolvedIdentifier,
                             format!(
-                                "`{}` is {}, which revlint cannot evaluate without running the file; the revision graph treats it as unknown",
+                                "`{}` is {}; revlint cannot evaluate it without running the file, so the revision graph treats it as unknown",
                                 u.name, u.what
                             ),
                         )

@@ -1,0 +1,200 @@
+//! Finding projects: monorepos, --config, env.py fallback, walking up from a file, and
+//! .gitignore.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use revlint::rules::RuleId;
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+fn revision(dir: &Path, id: &str, down: Option<&str>) {
+    let down = down.map(|d| format!("\"{d}\"")).unwrap_or("None".into());
+    write(
+        &dir.join(format!("{id}_r.py")),
+        &format!("revision = \"{id}\"\ndown_revision = {down}\n\ndef upgrade():\n    pass\n"),
+    );
+}
+
+/// Two services, each its own Alembic project: `api` has two heads, `billing` is clean.
+fn monorepo(root: &Path) {
+    for svc in ["api", "billing"] {
+        write(
+            &root.join(svc).join("alembic.ini"),
+            "[alembic]\nscript_location = %(here)s/migrations\n",
+        );
+        write(&root.join(svc).join("migrations/env.py"), "");
+    }
+    let api = root.join("api/migrations/versions");
+    revision(&api, "aaaa00000001", None);
+    revision(&api, "aaaa00000002", Some("aaaa00000001"));
+    revision(&api, "aaaa00000003", Some("aaaa00000001"));
+    let billing = root.join("billing/migrations/versions");
+    revision(&billing, "bbbb00000001", None);
+    // The same id as in `api` is fine: projects are separate graphs.
+    revision(&billing, "aaaa00000002", Some("bbbb00000001"));
+}
+
+#[test]
+fn each_project_is_its_own_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    monorepo(dir.path());
+    let r = common::lint_dir(dir.path(), None);
+    assert_eq!(r.discovered.projects.len(), 2);
+    assert_eq!(
+        common::finding_lines(&r),
+        [
+            "multiple-heads api/migrations/versions/aaaa00000002_r.py:1",
+            "multiple-heads api/migrations/versions/aaaa00000003_r.py:1"
+        ]
+    );
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["heads"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "# api/alembic.ini\naaaa00000002 (head)\naaaa00000003 (head)\n\n# billing/alembic.ini\naaaa00000002 (head)\n"
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn config_flag_picks_one_project() {
+    let dir = tempfile::tempdir().unwrap();
+    monorepo(dir.path());
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--format",
+            "concise",
+            "--config",
+            "billing/alembic.ini",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["heads", "--config", "api/alembic.ini"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(o.stdout).unwrap(),
+        "aaaa00000002 (head)\naaaa00000003 (head)\n"
+    );
+}
+
+#[test]
+fn a_file_path_finds_its_project_by_walking_up() {
+    let dir = tempfile::tempdir().unwrap();
+    monorepo(dir.path());
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(dir.path().join("api/migrations"))
+        .args(["check", "--format", "concise", "versions/aaaa00000003_r.py"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.starts_with("versions/aaaa00000002_r.py:1:12: error[multiple-heads]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn env_py_fallback_without_config() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("db/env.py"),
+        "from alembic import context\n",
+    );
+    let v = dir.path().join("db/versions");
+    revision(&v, "cccc00000001", None);
+    revision(&v, "cccc00000002", Some("cccc00000009"));
+    let r = common::lint_dir(dir.path(), None);
+    assert_eq!(r.discovered.projects.len(), 1);
+    assert_eq!(
+        common::finding_lines(&r),
+        ["dangling-down-revision db/versions/cccc00000002_r.py:2"]
+    );
+    // Walking up from a file finds it too.
+    let o = Command::cargo_bin("revlint")
+        .unwrap()
+        .current_dir(&v)
+        .args(["check", "--format", "concise", "cccc00000002_r.py"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn gitignored_projects_are_skipped_inside_git() {
+    let dir = tempfile::tempdir().unwrap();
+    monorepo(dir.path());
+    fs::create_dir(dir.path().join(".git")).unwrap();
+    write(&dir.path().join(".gitignore"), "api/\n");
+    let r = common::lint_dir(dir.path(), None);
+    assert_eq!(r.discovered.projects.len(), 1);
+    assert!(r.diagnostics.is_empty(), "{}", common::render(&r));
+}
+
+#[test]
+fn unknown_down_revision_silences_head_and_base_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/m\n",
+    );
+    let v = dir.path().join("m/versions");
+    revision(&v, "dddd00000001", None);
+    revision(&v, "dddd00000002", Some("dddd00000001"));
+    revision(&v, "dddd00000003", Some("dddd00000001"));
+    // This merge's parents are computed: it may join the two heads, so no guess.
+    write(
+        &v.join("dddd00000004_m.py"),
+        "revision = \"dddd00000004\"\ndown_revision = tuple(HEADS)\n",
+    );
+    let r = common::lint_dir(dir.path(), None);
+    let rules: Vec<RuleId> = r.diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(
+        rules,
+        [RuleId::UnresolvedIdentifier],
+        "{}",
+        common::render(&r)
+    );
+}
+
+#[test]
+fn recursive_locations_load_subfolders_in_alembic_order() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/m\nrecursive_version_locations = true\n",
+    );
+    let v = dir.path().join("m/versions");
+    revision(&v, "eeee00000001", None);
+    revision(&v.join("2025"), "eeee00000002", Some("eeee00000001"));
+    revision(&v.join("2025/q4"), "eeee00000003", Some("eeee00000002"));
+    let r = common::lint_dir(dir.path(), None);
+    assert!(r.diagnostics.is_empty(), "{}", common::render(&r));
+    let g = revlint::graph::RevisionGraph::build(&r.discovered.projects[0]);
+    assert_eq!(g.ids(&g.heads), ["eeee00000003"]);
+}
