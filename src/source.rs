@@ -1,6 +1,7 @@
 //! Files revlint has read, addressed by [`FileId`], and byte [`Span`]s into them.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Index of a file in the [`FileDb`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,7 +38,19 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The decoded text; empty when the file could not be read or decoded.
     pub text: String,
-    pub lines: LineIndex,
+    /// Built on first use: most files never need line numbers.
+    lines: OnceLock<LineIndex>,
+}
+
+impl SourceFile {
+    pub fn lines(&self) -> &LineIndex {
+        self.lines.get_or_init(|| LineIndex::new(&self.text))
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: u32) -> LineCol {
+        self.lines().line_col(&self.text, offset)
+    }
 }
 
 /// All files of one run. Ids are assigned in insertion order, which callers keep sorted.
@@ -49,12 +62,11 @@ pub struct FileDb {
 impl FileDb {
     pub fn add(&mut self, path: PathBuf, display: String, text: String) -> FileId {
         let id = FileId(self.files.len() as u32);
-        let lines = LineIndex::new(&text);
         self.files.push(SourceFile {
             display,
             path,
             text,
-            lines,
+            lines: OnceLock::new(),
         });
         id
     }
@@ -103,19 +115,17 @@ impl LineIndex {
     pub fn new(text: &str) -> Self {
         let bytes = text.as_bytes();
         let mut starts = vec![0u32];
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\n' => starts.push(i as u32 + 1),
-                b'\r' => {
-                    if bytes.get(i + 1) == Some(&b'\n') {
-                        i += 1;
-                    }
-                    starts.push(i as u32 + 1);
-                }
-                _ => {}
+        let mut skip_lf_at = usize::MAX;
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if i == skip_lf_at {
+                continue;
             }
-            i += 1;
+            if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+                skip_lf_at = i + 1;
+                starts.push(i as u32 + 2);
+            } else {
+                starts.push(i as u32 + 1);
+            }
         }
         LineIndex { starts }
     }

@@ -51,7 +51,7 @@ pub fn finding_lines(result: &LintResult) -> Vec<String> {
         .flat_map(|d| {
             d.labels.iter().filter(|l| l.primary).map(move |l| {
                 let f = db.get(l.span.file);
-                let line = f.lines.line_col(&f.text, l.span.start).line;
+                let line = f.line_col(l.span.start).line;
                 format!("{} {}:{}", d.rule, f.display, line)
             })
         })

@@ -85,7 +85,11 @@ pub fn write_text(
         return writeln!(out, "(no revisions)");
     }
     let mut lanes: Vec<Option<NodeIx>> = Vec::new();
-    let in_cycle = |i: NodeIx| g.cycles.iter().any(|c| c.contains(&i));
+    let mut cyclic = vec![false; g.nodes.len()];
+    for &i in g.cycles.iter().flatten() {
+        cyclic[i] = true;
+    }
+    let in_cycle = |i: NodeIx| cyclic[i];
     for i in display_order(g) {
         let col = match lanes.iter().position(|l| *l == Some(i)) {
             Some(c) => c,
@@ -263,7 +267,7 @@ pub fn project_value(
         .map(|(i, n)| {
             let m = n.migration;
             let f = db.get(m.file);
-            let line = m.revision.as_ref().map(|r| f.lines.line_col(&f.text, r.span.start).line).unwrap_or(1);
+            let line = m.revision.as_ref().map(|r| f.line_col(r.span.start).line).unwrap_or(1);
             json!({
                 "id": n.id,
                 "path": f.display,

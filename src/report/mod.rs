@@ -12,10 +12,7 @@ use crate::source::{FileDb, LineCol};
 /// Start and end line/column of a label.
 pub(crate) fn position(db: &FileDb, label: &Label) -> (LineCol, LineCol) {
     let f = db.get(label.span.file);
-    (
-        f.lines.line_col(&f.text, label.span.start),
-        f.lines.line_col(&f.text, label.span.end),
-    )
+    (f.line_col(label.span.start), f.line_col(label.span.end))
 }
 
 /// "2 errors, 1 warning in 412 files (38 ms)".
