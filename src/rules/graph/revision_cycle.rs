@@ -75,30 +75,43 @@ fn diagnose(cx: &Context, g: &RevisionGraph, cycle: &[NodeIx], via_deps: bool) -
             )
         })
         .expect("non-empty cycle");
+    let members: std::collections::HashSet<NodeIx> = cycle.iter().copied().collect();
+    let mut visited = std::collections::HashSet::from([start]);
     let mut order = vec![start];
     let mut cur = start;
-    for _ in 0..cycle.len() {
+    loop {
         let n = &g.nodes[cur];
         let next = n
             .parents
             .iter()
             .chain(if via_deps { &n.dependencies[..] } else { &[] })
             .copied()
-            .find(|p| cycle.contains(p) && (!order.contains(p) || *p == start));
+            .find(|p| members.contains(p) && (*p == start || !visited.contains(p)));
         match next {
-            Some(p) if p == start => break,
-            Some(p) => {
+            Some(p) if p != start => {
+                visited.insert(p);
                 order.push(p);
                 cur = p;
             }
-            None => break,
+            _ => break,
         }
     }
-    let path: Vec<&str> = order
+    // Long cycles are shown by their first members; every member is still counted.
+    const SHOWN: usize = 8;
+    let mut path: Vec<&str> = order
         .iter()
-        .chain([&start])
+        .take(SHOWN)
         .map(|&i| g.nodes[i].id.as_str())
         .collect();
+    if order.len() > SHOWN {
+        path.push("…");
+    }
+    path.push(g.nodes[start].id.as_str());
+    let size = if order.len() > SHOWN {
+        format!(" ({} revisions)", order.len())
+    } else {
+        String::new()
+    };
     let kind = if via_deps {
         "`down_revision` and `depends_on`"
     } else {
@@ -122,13 +135,13 @@ fn diagnose(cx: &Context, g: &RevisionGraph, cycle: &[NodeIx], via_deps: bool) -
         "Alembic's own check does not notice it (every revision still lies between a head and a base), but it then plans upgrades in a wrong order or never finishes walking the history".to_string()
     };
     let message = format!(
-        "revisions form a cycle through {kind}: {}. {consequence}",
+        "revisions form a cycle through {kind}: {}{size}. {consequence}",
         path.join(" → ")
     );
     let mut d = Diagnostic::new(RuleId::RevisionCycle, message).help(
         "point the `down_revision` of the earliest of these revisions at its real parent, or at None if it is the first revision",
     );
-    for (k, &i) in order.iter().enumerate() {
+    for (k, &i) in order.iter().enumerate().take(SHOWN) {
         let m = g.nodes[i].migration;
         let next = order.get(k + 1).copied().unwrap_or(start);
         let next_id = &g.nodes[next].id;
