@@ -638,6 +638,9 @@ fn has_py_files(dir: &Path) -> bool {
 pub fn list_version_files(project: &Project) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    // Overlapping locations can reach a file twice; only then is resolving links worth its
+    // system calls.
+    let overlap = project.version_locations.len() > 1 || has_symlinks(&project.version_locations);
     for loc in &project.version_locations {
         if !loc.is_dir() {
             continue;
@@ -656,31 +659,31 @@ pub fn list_version_files(project: &Project) -> Vec<PathBuf> {
             let mut files = Vec::new();
             let mut dirs = Vec::new();
             for e in rd.flatten() {
-                let path = e.path();
                 let Ok(ft) = e.file_type() else { continue };
+                let path = e.path();
                 // Like os.walk: links to folders are listed as folders but not entered.
                 if ft.is_dir() {
                     dirs.push(path);
                 } else if ft.is_symlink() && path.is_dir() {
                     continue;
                 } else {
-                    files.push(path);
+                    files.push((e.file_name(), path));
                 }
             }
-            files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-            for f in files {
-                let name = f
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+            files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            for (name, f) in files {
+                let name = name.to_string_lossy();
                 if !name.ends_with(".py") || name.starts_with("__init__") || name.starts_with(".#")
                 {
                     continue;
                 }
-                let real = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-                if seen.insert(real) {
-                    out.push(f);
+                if overlap {
+                    let real = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+                    if !seen.insert(real) {
+                        continue;
+                    }
                 }
+                out.push(f);
             }
             if project.recursive_version_locations {
                 dirs.sort();
@@ -691,10 +694,35 @@ pub fn list_version_files(project: &Project) -> Vec<PathBuf> {
     out
 }
 
-/// Read and parse every revision file of `project`, in parallel, keeping load order.
-/// A Python file's text and parsed facts, or why it could not be read.
-type Loaded = Result<(String, python::PyModule), String>;
+/// Whether any location is itself reached through a link (then it may repeat another).
+fn has_symlinks(locations: &[PathBuf]) -> bool {
+    locations
+        .iter()
+        .any(|l| std::fs::symlink_metadata(l).is_ok_and(|m| m.file_type().is_symlink()))
+}
 
+/// A Python file's text and parsed facts, or why it could not be read.
+type Loaded = Result<(String, python::PyModule), Unreadable>;
+
+/// Why a file could not be used, with its text (decoded as far as possible) and the offset
+/// of the problem when there is something to show.
+struct Unreadable {
+    why: String,
+    text: String,
+    at: usize,
+}
+
+impl From<String> for Unreadable {
+    fn from(why: String) -> Self {
+        Unreadable {
+            why,
+            text: String::new(),
+            at: 0,
+        }
+    }
+}
+
+/// Read and parse every revision file of `project`, in parallel, keeping load order.
 pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
     let files = list_version_files(project);
     let loaded: Vec<(PathBuf, Loaded)> = files
@@ -715,11 +743,12 @@ pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
                 let m = Migration::from_module(id, &stem, &module);
                 project.files.push(VersionFile::Migration(Box::new(m)));
             }
-            Err(why) => {
-                let id = db.add(path.clone(), display(cwd, &path), String::new());
+            Err(u) => {
+                let end = u.at + u.text[u.at..].chars().next().map_or(0, char::len_utf8);
+                let id = db.add(path.clone(), display(cwd, &path), u.text);
                 project.file_issues.push(FileIssue {
-                    span: Span::file_start(id),
-                    message: why,
+                    span: Span::new(id, u.at, end),
+                    message: u.why,
                 });
                 project.files.push(VersionFile::Unreadable(id));
             }
@@ -753,13 +782,17 @@ fn read_python(path: &Path) -> Loaded {
                 None => Ok((text, module)),
                 Some(&at) => {
                     let line = text[..at].matches('\n').count() + 1;
-                    Err(format!(
-                        "is not valid UTF-8 (line {line}, outside a comment) and declares no other encoding: Python refuses to import it"
-                    ))
+                    Err(Unreadable {
+                        why: format!(
+                            "is not valid UTF-8 (line {line}, outside a comment) and declares no other encoding: Python refuses to import it"
+                        ),
+                        text,
+                        at,
+                    })
                 }
             }
         }
-        Err(e) => Err(e.describe()),
+        Err(e) => Err(e.describe().into()),
     }
 }
 

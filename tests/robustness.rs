@@ -81,15 +81,19 @@ fn non_utf8_binary_and_empty_files() {
         revision("aaaa00000001", None, "\n"),
     )
     .unwrap();
+    // Outside a comment a non-UTF-8 byte stops Python's import; inside one it does not.
     let mut latin = revision("bbbb00000002", Some("aaaa00000001"), "\n").into_bytes();
-    latin.extend_from_slice(b"# caf\xe9\n");
+    latin.extend_from_slice(b"NAME = 'caf\xe9'\n");
     fs::write(v.join("bbbb00000002_b.py"), &latin).unwrap();
+    let mut in_comment = revision("dddd00000004", Some("bbbb00000002"), "\n").into_bytes();
+    in_comment.extend_from_slice(b"# caf\xe9\n");
+    fs::write(v.join("dddd00000004_d.py"), &in_comment).unwrap();
     fs::write(v.join("cccc00000003_c.py"), b"\x00\x01\x02binary").unwrap();
     fs::write(v.join("empty.py"), "").unwrap();
     let r = common::lint_dir(dir.path(), None);
     let lines = common::finding_lines(&r);
     assert!(
-        lines.contains(&"parse-error migrations/versions/bbbb00000002_b.py:1".to_string()),
+        lines.contains(&"parse-error migrations/versions/bbbb00000002_b.py:9".to_string()),
         "{lines:?}"
     );
     assert!(
@@ -100,8 +104,15 @@ fn non_utf8_binary_and_empty_files() {
         lines.contains(&"not-a-revision migrations/versions/empty.py:1".to_string()),
         "{lines:?}"
     );
+    assert!(
+        !lines.iter().any(|l| l.contains("dddd00000004")),
+        "{lines:?}"
+    );
     let text = common::render(&r);
-    assert!(text.contains("not valid UTF-8 (byte 0xE9"), "{text}");
+    assert!(
+        text.contains("is not valid UTF-8 (line 9, outside a comment)"),
+        "{text}"
+    );
     assert!(text.contains("binary file"), "{text}");
 }
 

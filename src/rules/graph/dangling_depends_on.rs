@@ -45,6 +45,9 @@ impl Rule for DanglingDependsOn {
         for (project, g) in cx.projects.iter().zip(cx.graphs) {
             for d in &g.dangling_depends {
                 let id = &d.reference.id;
+                if super::maybe_in_unreadable(cx.db, project, id) {
+                    continue;
+                }
                 let help = match closest(g, id) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => "name an existing revision id or declared branch label, or remove the dependency".into(),

@@ -46,6 +46,9 @@ impl Rule for DanglingDownRevision {
         for (project, g) in cx.projects.iter().zip(cx.graphs) {
             for d in &g.dangling_down {
                 let id = &d.reference.id;
+                if super::maybe_in_unreadable(cx.db, project, id) {
+                    continue;
+                }
                 let (message, help) = if d.names_label {
                     let owner = &g.nodes[g.label_owner[id]].id;
                     (

@@ -53,3 +53,27 @@ pub(crate) fn join_and(items: &[String]) -> String {
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }
+
+/// Whether `id` may be declared by a file revlint could not read (an unreadable file, or one
+/// whose syntax error hid its `revision`) whose name starts with it. The parse-error finding
+/// is then the one to fix; a dangling finding would be noise.
+pub(crate) fn maybe_in_unreadable(
+    db: &FileDb,
+    project: &crate::model::project::Project,
+    id: &str,
+) -> bool {
+    use crate::model::project::VersionFile;
+    project.files.iter().any(|f| {
+        let file = match f {
+            VersionFile::Unreadable(file) => *file,
+            VersionFile::Migration(m) if m.revision.is_none() && !m.syntax_errors.is_empty() => {
+                m.file
+            }
+            VersionFile::Migration(_) => return false,
+        };
+        db.get(file)
+            .path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(id))
+    })
+}

@@ -66,7 +66,10 @@ impl Rule for ParseError {
                 };
                 out.push(
                     Diagnostic::new(RuleId::ParseError, message)
-                        .primary(issue.span, "cannot be parsed")
+                        .primary(
+                            issue.span,
+                            if issue.span.end > issue.span.start { "not UTF-8" } else { "cannot be parsed" },
+                        )
                         .help(if file.path.extension().is_some_and(|e| e == "py") {
                             "save the file as UTF-8 text (or declare its encoding with a `# -*- coding: ... -*-` line)"
                         } else {
