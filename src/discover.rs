@@ -420,33 +420,22 @@ fn read_ini(
             // An invalid separator makes Alembic fail; lint with the one the user meant
             // (the first word, as in `os  # comment`), the finding above says the rest.
             let sep = separator.map(|(_, v)| v.raw.split_whitespace().next().unwrap_or(""));
-            let locations: Vec<String> = match sep {
-                Some("space") => raw
-                    .split(' ')
-                    .map(str::trim)
+            let split_char = match sep {
+                Some("space") => Some(' '),
+                Some("newline") => Some('\n'),
+                Some("os") | Some(":") => Some(':'),
+                Some(";") => Some(';'),
+                _ => None,
+            };
+            let locations: Vec<String> = match split_char {
+                // As Alembic: drop empty pieces, then strip the rest.
+                Some(c) => raw
+                    .split(c)
                     .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                Some("newline") => raw
-                    .split('\n')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                Some("os") | Some(":") => raw
-                    .split(':')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect(),
-                Some(";") => raw
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
+                    .map(|s| s.trim().to_string())
                     .collect(),
                 // Legacy: split on commas and runs of spaces.
-                Some(_) | None => split_legacy(&raw),
+                None => split_legacy(&raw),
             };
             settings.version_locations = Some((locations, sp));
         }
@@ -568,32 +557,11 @@ fn read_pyproject(
 
 /// Python's `%` formatting with a mapping, as Alembic applies it to pyproject values.
 fn percent_format(s: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('%') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('%') {
-            out.push('%');
-            rest = r;
-        } else if let Some(r) = after.strip_prefix('(') {
-            let close = r
-                .find(")s")
-                .ok_or_else(|| format!("bad `%(...)s` reference in {s:?}"))?;
-            let name = &r[..close];
-            out.push_str(
-                vars.get(name)
-                    .ok_or_else(|| format!("unknown `%({name})s` in {s:?}"))?,
-            );
-            rest = &r[close + 2..];
-        } else {
-            return Err(format!(
-                "a lone `%` in {s:?} makes Python's %-formatting fail"
-            ));
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
+    ini::substitute(s, &mut |name| {
+        vars.get(name)
+            .cloned()
+            .ok_or_else(|| format!("unknown `%({name})s` in {s:?}"))
+    })
 }
 
 /// Alembic resolves relative locations against the working directory; revlint assumes

@@ -325,26 +325,6 @@ impl<'p> RevisionGraph<'p> {
         self.walk(ix, |n| &n.parents)
     }
 
-    /// `ix` and its ancestors through `down_revision` and `depends_on`.
-    pub fn all_ancestors(&self, ix: NodeIx) -> Vec<NodeIx> {
-        let mut seen = vec![false; self.nodes.len()];
-        let mut stack = vec![ix];
-        let mut out = Vec::new();
-        while let Some(i) = stack.pop() {
-            if std::mem::replace(&mut seen[i], true) {
-                continue;
-            }
-            out.push(i);
-            stack.extend(
-                self.nodes[i]
-                    .parents
-                    .iter()
-                    .chain(&self.nodes[i].dependencies),
-            );
-        }
-        out
-    }
-
     fn walk(
         &self,
         ix: NodeIx,

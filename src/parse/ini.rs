@@ -69,37 +69,47 @@ impl Ini {
         if depth > 10 {
             return Err("interpolation is nested too deeply (a reference loop?)".into());
         }
-        let mut out = String::with_capacity(raw.len());
-        let mut rest = raw;
-        while let Some(i) = rest.find('%') {
-            out.push_str(&rest[..i]);
-            let after = &rest[i + 1..];
-            if let Some(r) = after.strip_prefix('%') {
-                out.push('%');
-                rest = r;
-            } else if let Some(r) = after.strip_prefix('(') {
-                let Some(close) = r.find(")s") else {
-                    return Err(format!("bad interpolation syntax in {raw:?}"));
-                };
-                let name = r[..close].to_lowercase();
-                let value = if let Some(v) = self.get(section, &name) {
-                    self.interpolate(section, &v.raw, vars, depth + 1)?
-                } else if let Some(v) = vars.get(&name) {
-                    v.clone()
-                } else {
-                    return Err(format!("`%({name})s` refers to a key that does not exist"));
-                };
-                out.push_str(&value);
-                rest = &r[close + 2..];
+        substitute(raw, &mut |name| {
+            let name = name.to_lowercase();
+            if let Some(v) = self.get(section, &name) {
+                self.interpolate(section, &v.raw, vars, depth + 1)
+            } else if let Some(v) = vars.get(&name) {
+                Ok(v.clone())
             } else {
-                return Err(format!(
-                    "a lone `%` must be written `%%` (configparser rejects {raw:?})"
-                ));
+                Err(format!("`%({name})s` refers to a key that does not exist"))
             }
-        }
-        out.push_str(rest);
-        Ok(out)
+        })
     }
+}
+
+/// Python's `%(name)s` substitution: `%%` is a literal `%`, a lone `%` is an error, and
+/// `lookup` gives each name's value.
+pub fn substitute(
+    raw: &str,
+    lookup: &mut dyn FnMut(&str) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(r) = after.strip_prefix('%') {
+            out.push('%');
+            rest = r;
+        } else if let Some(r) = after.strip_prefix('(') {
+            let Some(close) = r.find(")s") else {
+                return Err(format!("bad `%(name)s` reference in {raw:?}"));
+            };
+            out.push_str(&lookup(&r[..close])?);
+            rest = &r[close + 2..];
+        } else {
+            return Err(format!(
+                "a lone `%` must be written `%%` (Python rejects {raw:?})"
+            ));
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Parse INI text. Never fails; problems are collected in [`Ini::errors`].
