@@ -91,12 +91,12 @@ fn diagnose(
     g: &RevisionGraph,
 ) -> Diagnostic {
     let heads = &g.heads;
-    let ancestors: Vec<BTreeSet<NodeIx>> = heads
+    let ancestor_sets: Vec<BTreeSet<NodeIx>> = heads
         .iter()
         .map(|&h| g.ancestors(h).into_iter().collect())
         .collect();
-    let mut common = ancestors[0].clone();
-    for a in &ancestors[1..] {
+    let mut common = ancestor_sets[0].clone();
+    for a in &ancestor_sets[1..] {
         common.retain(|i| a.contains(i));
     }
     // Divergence points: common ancestors none of whose children is also common.
@@ -107,13 +107,24 @@ fn diagnose(
         .collect();
     forks.sort();
     let head_list: Vec<String> = heads.iter().map(|&h| describe(cx.db, g, h)).collect();
-    let adds: Vec<String> = ancestors
+    // What each branch adds since the fork, oldest first: named when short, counted when long.
+    let adds: Vec<String> = heads
         .iter()
-        .zip(heads)
-        .map(|(a, &h)| {
-            let n = a.iter().filter(|i| !common.contains(i)).count();
-            let noun = if n == 1 { "revision" } else { "revisions" };
-            format!("{n} {noun} up to `{}`", g.nodes[h].id)
+        .map(|&h| {
+            let mut own: Vec<NodeIx> = g
+                .ancestors(h)
+                .into_iter()
+                .filter(|i| !common.contains(i))
+                .collect();
+            own.reverse();
+            match own.len() {
+                1 => format!("1 revision (`{}`)", g.nodes[h].id),
+                2..=4 => {
+                    let ids: Vec<&str> = own.iter().map(|&i| g.nodes[i].id.as_str()).collect();
+                    format!("{} revisions ({})", ids.len(), ids.join(" → "))
+                }
+                n => format!("{n} revisions up to `{}`", g.nodes[h].id),
+            }
         })
         .collect();
     let diverged = if forks.is_empty() {
