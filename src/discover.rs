@@ -159,7 +159,18 @@ fn walk(
         .hidden(false)
         .follow_links(false)
         .require_git(true)
-        .filter_entry(|e| e.file_name() != ".git")
+        // Nothing to discover inside `.git`, bytecode caches, or a `versions/` folder next
+        // to an `env.py` (its revision files are listed separately, the way Alembic lists them).
+        .filter_entry(|e| {
+            let name = e.file_name();
+            name != ".git"
+                && name != "__pycache__"
+                && !(name == "versions"
+                    && e.file_type().is_some_and(|t| t.is_dir())
+                    && e.path()
+                        .parent()
+                        .is_some_and(|p| p.join("env.py").is_file()))
+        })
         .sort_by_file_name(|a, b| a.cmp(b))
         .build();
     for entry in walker {
@@ -729,7 +740,7 @@ pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
 fn read_python(path: &Path) -> Loaded {
     match read_raw(path) {
         Ok(text) => {
-            let module = python::parse_module(&text, &[]);
+            let module = python::parse_module(&text, false);
             Ok((text, module))
         }
         Err(ReadError::NotUtf8(bytes)) => {
@@ -742,7 +753,7 @@ fn read_python(path: &Path) -> Loaded {
                     text.push(char::REPLACEMENT_CHARACTER);
                 }
             }
-            let module = python::parse_module(&text, &[]);
+            let module = python::parse_module(&text, true);
             let outside = bad
                 .iter()
                 .find(|&&at| !module.comments.iter().any(|&(s, e)| s <= at && at < e));

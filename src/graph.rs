@@ -259,19 +259,14 @@ impl<'p> RevisionGraph<'p> {
         let down = reach(heads, false);
         let up = reach(bases, true);
         // Alembic compares ids: an id is kept when some node carrying it is in both walks.
-        let mut down_ids: BTreeSet<&str> = BTreeSet::new();
-        let mut up_ids: BTreeSet<&str> = BTreeSet::new();
+        let mut down_ids = vec![false; self.nodes.len()];
+        let mut up_ids = vec![false; self.nodes.len()];
         for (i, n) in self.nodes.iter().enumerate() {
-            if down[i] {
-                down_ids.insert(&n.id);
-            }
-            if up[i] {
-                up_ids.insert(&n.id);
-            }
+            let w = self.by_id[&n.id];
+            down_ids[w] |= down[i];
+            up_ids[w] |= up[i];
         }
-        self.by_id
-            .keys()
-            .any(|id| !(down_ids.contains(id.as_str()) && up_ids.contains(id.as_str())))
+        self.by_id.values().any(|&w| !(down_ids[w] && up_ids[w]))
     }
 
     pub fn ids(&self, ix: &[NodeIx]) -> Vec<&str> {

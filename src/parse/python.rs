@@ -83,8 +83,9 @@ pub struct PyModule {
 const WATCHED: [&str; 4] = ["revision", "down_revision", "branch_labels", "depends_on"];
 
 /// Parse `source` and extract the module-level facts. Never fails: syntax errors are
-/// reported in [`PyModule::errors`] and the recovered tree is still read.
-pub fn parse_module(source: &str, watched_extra: &[&str]) -> PyModule {
+/// reported in [`PyModule::errors`] and the recovered tree is still read. Comment ranges are
+/// collected only when `with_comments` is set.
+pub fn parse_module(source: &str, with_comments: bool) -> PyModule {
     let options =
         ParseOptions::from(Mode::Module).with_target_version(ruff_python_ast::PythonVersion::PY314);
     let parsed = parse_unchecked(source, options);
@@ -98,19 +99,23 @@ pub fn parse_module(source: &str, watched_extra: &[&str]) -> PyModule {
                 end: e.location.end().to_usize(),
             })
             .collect(),
-        comments: parsed
-            .tokens()
-            .iter()
-            .filter(|t| t.kind() == TokenKind::Comment)
-            .map(|t| (t.range().start().to_usize(), t.range().end().to_usize()))
-            .collect(),
+        comments: if with_comments {
+            parsed
+                .tokens()
+                .iter()
+                .filter(|t| t.kind() == TokenKind::Comment)
+                .map(|t| (t.range().start().to_usize(), t.range().end().to_usize()))
+                .collect()
+        } else {
+            Vec::new()
+        },
         ..PyModule::default()
     };
     let Some(module) = parsed.syntax().as_module() else {
         return out;
     };
     let mut env: Vec<(String, PyValue)> = Vec::new();
-    let is_watched = |n: &str| WATCHED.contains(&n) || watched_extra.contains(&n);
+    let is_watched = |n: &str| WATCHED.contains(&n);
     for stmt in &module.body {
         match stmt {
             Stmt::Assign(a) => {
@@ -344,7 +349,7 @@ mod tests {
     use super::*;
 
     fn value_of(src: &str, name: &str) -> PyValue {
-        let m = parse_module(src, &[]);
+        let m = parse_module(src, false);
         m.assignments
             .iter()
             .rev()
@@ -398,7 +403,7 @@ mod tests {
     fn syntax_errors_keep_recovered_assignments() {
         let src =
             "revision = 'abc'\ndown_revision = None\ndef upgrade():\n    op.add_column('t', (\n";
-        let m = parse_module(src, &[]);
+        let m = parse_module(src, false);
         assert!(!m.errors.is_empty());
         assert_eq!(strs(&value_of(src, "revision")), ["abc"]);
     }
@@ -406,14 +411,14 @@ mod tests {
     #[test]
     fn modern_syntax_parses() {
         let src = "type Json = dict[str, object]\nrevision = 'a'\ndef upgrade():\n    x = f\"{'a' + f\"{1}\"}\"\n";
-        let m = parse_module(src, &[]);
+        let m = parse_module(src, false);
         assert!(m.errors.is_empty(), "{:?}", m.errors);
     }
 
     #[test]
     fn operations_are_found_past_docstrings() {
         let src = "def upgrade():\n    \"\"\"doc\"\"\"\n    pass\n\ndef downgrade():\n    op.drop_table('t')\n";
-        let m = parse_module(src, &[]);
+        let m = parse_module(src, false);
         assert!(m.functions[0].first_operation.is_none());
         assert!(m.functions[1].first_operation.is_some());
     }
