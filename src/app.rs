@@ -1,6 +1,5 @@
 //! Orchestration: discover, build graphs, run rules, post-process. No printing.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,8 +13,6 @@ pub struct LintOptions {
     pub discover: DiscoverOptions,
     /// Rules to run (default: all).
     pub select: Vec<RuleId>,
-    /// Severity overrides; `None` turns a rule off.
-    pub severity: BTreeMap<RuleId, Option<Severity>>,
     pub rules: RuleOptions,
 }
 
@@ -28,7 +25,6 @@ impl LintOptions {
                 cwd,
             },
             select: RuleId::all().collect(),
-            severity: BTreeMap::new(),
             rules: RuleOptions::default(),
         }
     }
@@ -74,15 +70,6 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         cwd: &options.discover.cwd,
     };
     let mut diagnostics = rules::run(&cx, &options.select);
-    drop(graphs);
-    diagnostics.retain_mut(|d| match options.severity.get(&d.rule) {
-        Some(None) => false,
-        Some(Some(s)) => {
-            d.severity = *s;
-            true
-        }
-        None => true,
-    });
     if !options.discover.paths.is_empty() {
         let selected = &discovered.selected;
         diagnostics.retain(|d| {

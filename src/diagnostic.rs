@@ -18,15 +18,6 @@ impl Severity {
             Severity::Error => "error",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "info" => Some(Severity::Info),
-            "warning" => Some(Severity::Warning),
-            "error" => Some(Severity::Error),
-            _ => None,
-        }
-    }
 }
 
 /// A place in a file with a short note. The first primary label is where a finding "is".
@@ -88,10 +79,5 @@ impl Diagnostic {
             .find(|l| l.primary)
             .or(self.labels.first())
             .map(|l| l.span)
-    }
-
-    /// Ordering key: file, offset, rule, message. Stable for byte-identical output.
-    pub fn sort_key(&self) -> (Option<Span>, RuleId, &str) {
-        (self.main_span(), self.rule, &self.message)
     }
 }

@@ -100,7 +100,7 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             // Read together with the alembic.ini beside it.
             continue;
         }
-        if let Some(p) = load_config(c, &opts.cwd, &mut d, opts.config.is_some()) {
+        if let Some(p) = load_config(c, &opts.cwd, &mut d) {
             covered.extend(p.version_locations.iter().cloned());
             projects.push(p);
         }
@@ -233,7 +233,7 @@ fn plain_walk_error(err: &ignore::Error) -> String {
 
 /// Read a config file and build its project. `None` when the file is not an Alembic config
 /// (a `pyproject.toml` without `[tool.alembic]`, found while walking up).
-fn load_config(path: &Path, cwd: &Path, d: &mut Discovered, explicit: bool) -> Option<Project> {
+fn load_config(path: &Path, cwd: &Path, d: &mut Discovered) -> Option<Project> {
     let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     let text = match read_text(path) {
@@ -278,7 +278,6 @@ fn load_config(path: &Path, cwd: &Path, d: &mut Discovered, explicit: bool) -> O
             &vars,
             &mut settings,
             &mut project,
-            explicit,
         );
     }
     let Some(script_location) = settings.script_location.clone() else {
@@ -346,7 +345,6 @@ fn read_ini(
     vars: &BTreeMap<String, String>,
     settings: &mut Settings,
     project: &mut Project,
-    explicit: bool,
 ) {
     let text = db.get(id).text.clone();
     let parsed = ini::parse(&text);
@@ -373,9 +371,6 @@ fn read_ini(
             }
         }
     };
-    if parsed.section(section).is_none() && !explicit {
-        // An alembic.ini without [alembic] may rely on pyproject.toml beside it.
-    }
     let here = project.here.clone();
     let pyproject = here.join("pyproject.toml");
     let mut toml_settings = Settings::default();

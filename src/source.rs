@@ -1,6 +1,6 @@
 //! Files revlint has read, addressed by [`FileId`], and byte [`Span`]s into them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 /// Index of a file in the [`FileDb`].
@@ -75,26 +75,12 @@ impl FileDb {
         &self.files[id.0 as usize]
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
-        self.files
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (FileId(i as u32), f))
-    }
-
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
-    }
-
-    pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| FileId(i as u32))
     }
 }
 
@@ -146,11 +132,6 @@ impl LineIndex {
             line: line as u32 + 1,
             column: column as u32 + 1,
         }
-    }
-
-    /// Byte offset where 1-based `line` starts.
-    pub fn line_start(&self, line: u32) -> Option<u32> {
-        self.starts.get(line.checked_sub(1)? as usize).copied()
     }
 
     pub fn line_count(&self) -> usize {
