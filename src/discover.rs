@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use crate::model::migration::Migration;
 use crate::model::project::{ConfigIssue, ConfigSource, FileIssue, Project, VersionFile};
 use crate::parse::{ini, python};
-use crate::source::{FileDb, FileId, Span};
+use crate::source::{FileDb, FileId, LineIndex, Span};
 
 #[derive(Debug, Clone, Default)]
 pub struct DiscoverOptions {
@@ -201,7 +201,12 @@ fn walk(
                 let id = d.db.add(path.unwrap_or_default(), shown, text);
                 d.walk_issues.push(FileIssue {
                     span: Span::file_start(id),
-                    message: format!("cannot be walked: {}", plain_walk_error(&err)),
+                    message: format!(
+                        "{} cannot be walked: {}",
+                        d.db.get(id).display,
+                        plain_walk_error(&err)
+                    ),
+                    label: "cannot be read",
                 });
             }
         }
@@ -243,7 +248,8 @@ fn load_config(path: &Path, cwd: &Path, d: &mut Discovered) -> Option<Project> {
                 d.db.add(path.to_path_buf(), display(cwd, path), String::new());
             d.walk_issues.push(FileIssue {
                 span: Span::file_start(id),
-                message: why,
+                message: format!("{} {why}", d.db.get(id).display),
+                label: "cannot be read",
             });
             return None;
         }
@@ -353,6 +359,7 @@ fn read_ini(
         project.file_issues.push(FileIssue {
             span: span(e.span),
             message: format!("Alembic cannot read this config: {}", e.message),
+            label: "cannot be parsed",
         });
     }
     let section = "alembic";
@@ -366,6 +373,7 @@ fn read_ini(
                 project.file_issues.push(FileIssue {
                     span: sp,
                     message: format!("Alembic cannot read `{key}`: {why}"),
+                    label: "cannot be parsed",
                 });
                 None
             }
@@ -502,6 +510,7 @@ fn read_pyproject(
             project.file_issues.push(FileIssue {
                 span: Span::new(id, s, end),
                 message: format!("pyproject.toml does not parse: {}", e.message()),
+                label: "cannot be parsed",
             });
             return;
         }
@@ -684,6 +693,7 @@ struct Unreadable {
     why: String,
     text: String,
     at: usize,
+    label: &'static str,
 }
 
 impl From<String> for Unreadable {
@@ -692,6 +702,7 @@ impl From<String> for Unreadable {
             why,
             text: String::new(),
             at: 0,
+            label: "cannot be parsed",
         }
     }
 }
@@ -722,7 +733,8 @@ pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
                 let id = db.add(path.clone(), display(cwd, &path), u.text);
                 project.file_issues.push(FileIssue {
                     span: Span::new(id, u.at, end),
-                    message: u.why,
+                    message: format!("{} {}", db.get(id).display, u.why),
+                    label: u.label,
                 });
                 project.files.push(VersionFile::Unreadable(id));
             }
@@ -755,13 +767,14 @@ fn read_python(path: &Path) -> Loaded {
             match outside {
                 None => Ok((text, module)),
                 Some(&at) => {
-                    let line = text[..at].matches('\n').count() + 1;
+                    let line = LineIndex::new(&text).line_col(&text, at as u32).line;
                     Err(Unreadable {
                         why: format!(
                             "is not valid UTF-8 (line {line}, outside a comment) and declares no other encoding: Python refuses to import it"
                         ),
                         text,
                         at,
+                        label: "not UTF-8",
                     })
                 }
             }

@@ -37,7 +37,10 @@ pub struct ConfigIssue {
 #[derive(Debug, Clone)]
 pub struct FileIssue {
     pub span: Span,
+    /// The whole sentence, naming the file where the problem is the file itself.
     pub message: String,
+    /// What the label at `span` says.
+    pub label: &'static str,
 }
 
 /// A file in a version location that Alembic would load.

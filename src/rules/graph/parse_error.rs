@@ -46,30 +46,17 @@ impl Rule for ParseError {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for issue in cx.walk_issues {
             out.push(
-                Diagnostic::new(
-                    RuleId::ParseError,
-                    format!("{} {}", cx.db.get(issue.span.file).display, issue.message),
-                )
-                .primary(issue.span, "cannot be read")
-                .help("make the path readable, or remove the link loop"),
+                Diagnostic::new(RuleId::ParseError, issue.message.clone())
+                    .primary(issue.span, issue.label)
+                    .help("make the path readable, or remove the link loop"),
             );
         }
         for project in cx.projects {
             for issue in &project.file_issues {
                 let file = cx.db.get(issue.span.file);
-                let message = if issue.message.starts_with("Alembic")
-                    || issue.message.starts_with("pyproject")
-                {
-                    issue.message.clone()
-                } else {
-                    format!("{} {}", file.display, issue.message)
-                };
                 out.push(
-                    Diagnostic::new(RuleId::ParseError, message)
-                        .primary(
-                            issue.span,
-                            if issue.span.end > issue.span.start { "not UTF-8" } else { "cannot be parsed" },
-                        )
+                    Diagnostic::new(RuleId::ParseError, issue.message.clone())
+                        .primary(issue.span, issue.label)
                         .help(if file.path.extension().is_some_and(|e| e == "py") {
                             "save the file as UTF-8 text (or declare its encoding with a `# -*- coding: ... -*-` line)"
                         } else {
