@@ -91,9 +91,11 @@ fn diagnose(
     g: &RevisionGraph,
 ) -> Diagnostic {
     let heads = &g.heads;
-    let ancestor_sets: Vec<BTreeSet<NodeIx>> = heads
+    // Each head's ancestors in walk order (head first), and as sets for the intersection.
+    let ancestors: Vec<Vec<NodeIx>> = heads.iter().map(|&h| g.ancestors(h)).collect();
+    let ancestor_sets: Vec<BTreeSet<NodeIx>> = ancestors
         .iter()
-        .map(|&h| g.ancestors(h).into_iter().collect())
+        .map(|a| a.iter().copied().collect())
         .collect();
     let mut common = ancestor_sets[0].clone();
     for a in &ancestor_sets[1..] {
@@ -110,12 +112,9 @@ fn diagnose(
     // What each branch adds since the fork, oldest first: named when short, counted when long.
     let adds: Vec<String> = heads
         .iter()
-        .map(|&h| {
-            let mut own: Vec<NodeIx> = g
-                .ancestors(h)
-                .into_iter()
-                .filter(|i| !common.contains(i))
-                .collect();
+        .zip(&ancestors)
+        .map(|(&h, a)| {
+            let mut own: Vec<NodeIx> = a.iter().copied().filter(|i| !common.contains(i)).collect();
             own.reverse();
             match own.len() {
                 1 => format!("1 revision (`{}`)", g.nodes[h].id),
