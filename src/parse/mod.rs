@@ -2,3 +2,4 @@
 
 pub mod ini;
 pub mod python;
+pub mod sql;
