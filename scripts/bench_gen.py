@@ -33,7 +33,7 @@ import shutil
 import sys
 from pathlib import Path
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 ALEMBIC_INI = """\
 # A generic, single database configuration.
@@ -245,12 +245,42 @@ COLUMN_NAMES = [
     "position", "locale", "timezone", "version", "checksum", "archived_at", "deleted_at",
     "expires_at", "processed_at", "retry_count", "score", "weight", "url", "metadata_json",
 ]
+# Column types: (SQLAlchemy expression, PostgreSQL spelling for raw SQL, server default or None).
 TYPES = [
-    "sa.String(length=255)", "sa.String(length=64)", "sa.Text()", "sa.Integer()",
-    "sa.BigInteger()", "sa.Boolean()", "sa.Numeric(precision=12, scale=2)",
-    "sa.DateTime(timezone=True)", "sa.Date()", "sa.JSON()", "sa.SmallInteger()",
+    ("sa.String(length=255)", "varchar(255)", None),
+    ("sa.String(length=64)", "varchar(64)", None),
+    ("sa.Text()", "text", None),
+    ("sa.Integer()", "integer", "0"),
+    ("sa.BigInteger()", "bigint", "0"),
+    ("sa.Boolean()", "boolean", "false"),
+    ("sa.Numeric(precision=12, scale=2)", "numeric(12, 2)", "0"),
+    ("sa.DateTime(timezone=True)", "timestamp with time zone", "now()"),
+    ("sa.Date()", "date", "CURRENT_DATE"),
+    ("sa.JSON()", "jsonb", "'{}'"),
+    ("sa.SmallInteger()", "smallint", "0"),
+]
+ENUM_VALUES = [
+    ("draft", "active", "archived"),
+    ("pending", "processing", "succeeded", "failed"),
+    ("low", "normal", "high", "urgent"),
+    ("open", "closed"),
+    ("queued", "running", "done", "cancelled"),
+    ("inbound", "outbound"),
+]
+ENUM_COLUMNS = ["state", "lifecycle", "severity", "direction", "stage", "visibility"]
+COMMENTS = [
+    "Set by the nightly reconciliation job.",
+    "Denormalised for the reporting dashboards.",
+    "Null until the first successful sync.",
+    "Kept for the audit trail; never updated in place.",
+    "Populated by the importer; see ADR 0042.",
 ]
 VERBS = ["add", "create", "backfill", "index", "extend", "track", "store", "support"]
+
+# Share of revisions whose upgrade() runs raw SQL, and their upgrade() length in lines.
+SQL_SHARE = 1 / 3
+REALISTIC_LINES = (22, 48)   # target range; the body stops at the first operation past it
+CHAIN_LINES = (6, 16)
 
 
 def q(s: str) -> str:
@@ -267,15 +297,39 @@ def slugify(message: str) -> str:
     return slug
 
 
+def indent(lines: list[str], by: int = 4) -> list[str]:
+    pad = " " * by
+    return [pad + x if x else x for x in lines]
+
+
+def sql_block(sql: list[str], call: str = "op.execute") -> list[str]:
+    """`op.execute(\"\"\" ... \"\"\")` at function-body indentation, SQL indented inside."""
+    out = [f"    {call}(", '        """']
+    out += ["        " + s if s else "" for s in sql]
+    out += ['        """', "    )"]
+    return out
+
+
+class Op:
+    """One operation: upgrade lines, downgrade lines, a message, whether it runs raw SQL."""
+
+    __slots__ = ("up", "down", "msg", "sql")
+
+    def __init__(self, up, down, msg, sql=False):
+        self.up, self.down, self.msg, self.sql = up, down, msg, sql
+
+
 class Gen:
     def __init__(self, seed: int, shape: str):
         self.rng = random.Random(seed)
         self.shape = shape
         self.ids: set[str] = set()
         self.tables: list[str] = []
-        self.table_cols: dict[str, list[str]] = {}
+        # table -> [(column, TYPES entry)]
+        self.table_cols: dict[str, list[tuple[str, tuple]]] = {}
         self.counter = 0
         self.date = dt.datetime(2019, 1, 7, 9, 30, 0, 0)
+        self.stats = {"upgrade_lines": 0, "with_sql": 0, "revisions": 0}
 
     def new_id(self) -> str:
         while True:
@@ -292,169 +346,428 @@ class Gen:
     def new_table(self) -> str:
         self.counter += 1
         noun = self.rng.choice(NOUNS)
-        name = f"{noun}_{self.counter}" if self.rng.random() < 0.9 else f"{noun}_history_{self.counter}"
-        return name
+        return f"{noun}_{self.counter}" if self.rng.random() < 0.9 else f"{noun}_history_{self.counter}"
 
-    # --- operations: each returns (upgrade_lines, downgrade_lines, message) ---
+    def some_table(self) -> str:
+        return self.rng.choice(self.tables[-200:])
 
-    def op_create_table(self):
+    def uniq(self) -> int:
+        self.counter += 1
+        return self.counter
+
+    def register(self, t: str, cols: list[tuple[str, tuple]]) -> None:
+        self.tables.append(t)
+        self.table_cols[t] = cols
+
+    # --- Python operations ---------------------------------------------------------------
+
+    def columns(self, fk: str | None, enum: tuple | None) -> tuple[list[str], list[tuple[str, tuple]]]:
+        """`sa.Column(...)` lines for a new table (without the trailing constraints)."""
+        rng = self.rng
+        names = rng.sample(COLUMN_NAMES, rng.randint(3, 6))
+        lines = [f"sa.Column({q('id')}, sa.BigInteger(), autoincrement=True, nullable=False),"]
+        cols = [("id", TYPES[4])]
+        if fk:
+            lines.append(f"sa.Column({q(fk + '_id')}, sa.BigInteger(), nullable=True),")
+            cols.append((fk + "_id", TYPES[4]))
+        for c in names:
+            typ = rng.choice(TYPES)
+            nullable = rng.random() < 0.6
+            extra = ""
+            if not nullable and typ[2] is not None and rng.random() < 0.7:
+                extra = f", server_default=sa.text({q(typ[2])})"
+            lines.append(f"sa.Column({q(c)}, {typ[0]}, nullable={nullable}{extra}),")
+            cols.append((c, typ))
+        if enum:
+            col, type_name, values = enum
+            vals = ", ".join(q(v) for v in values)
+            lines += [
+                "sa.Column(",
+                f"    {q(col)},",
+                f"    sa.Enum({vals}, name={q(type_name)}, create_type=False),",
+                f"    server_default={q(values[0])},",
+                "    nullable=False,",
+                "),",
+            ]
+            cols.append((col, ("sa.Text()", "text", None)))
+        lines.append(f"sa.Column({q('created_at')}, sa.DateTime(timezone=True), "
+                     f"server_default=sa.text(\"now()\"), nullable=False),")
+        lines.append(f"sa.Column({q('updated_at')}, sa.DateTime(timezone=True), nullable=True),")
+        cols += [("created_at", TYPES[7]), ("updated_at", TYPES[7])]
+        if fk:
+            lines.append(f"sa.ForeignKeyConstraint([{q(fk + '_id')}], [{q(fk + '.id')}], "
+                         f"ondelete={q('SET NULL')}),")
+        lines.append(f"sa.PrimaryKeyConstraint({q('id')}),")
+        return lines, cols
+
+    def enum_type(self, t: str, sql: bool) -> tuple[tuple, list[str], list[str]]:
+        """An enum type for a column of `t`, created idempotently before the table."""
+        rng = self.rng
+        col = rng.choice(ENUM_COLUMNS)
+        values = rng.choice(ENUM_VALUES)
+        name = f"{t}_{col}"
+        if sql:
+            vals = ", ".join(f"'{v}'" for v in values)
+            up = sql_block([
+                "DO $$",
+                "BEGIN",
+                f"    CREATE TYPE {name} AS ENUM ({vals});",
+                "EXCEPTION",
+                "    WHEN duplicate_object THEN NULL;",
+                "END",
+                "$$;",
+            ])
+            down = [f"    op.execute({q(f'DROP TYPE IF EXISTS {name}')})"]
+        else:
+            vals = ", ".join(q(v) for v in values)
+            up = [f"    sa.Enum({vals}, name={q(name)}).create(",
+                  "        op.get_bind(), checkfirst=True",
+                  "    )"]
+            down = [f"    sa.Enum(name={q(name)}).drop(op.get_bind(), checkfirst=True)"]
+        return (col, name, values), up, down
+
+    def op_create_table(self, sql_ok: bool) -> Op:
+        """`op.create_table(..., if_not_exists=True)`, or the same under a `has_table` guard."""
         rng = self.rng
         t = self.new_table()
-        ncols = rng.randint(4, 7)
-        cols = rng.sample(COLUMN_NAMES, ncols)
-        up = [f"    op.create_table(", f"        {q(t)},",
-              f"        sa.Column({q('id')}, sa.BigInteger(), autoincrement=True, nullable=False),"]
-        fk = None
-        if self.tables and rng.random() < 0.5:
-            fk = rng.choice(self.tables[-50:])
-            up.append(f"        sa.Column({q(fk + '_id')}, sa.BigInteger(), nullable=True),")
-        for c in cols:
-            typ = rng.choice(TYPES)
-            nullable = "True" if rng.random() < 0.6 else "False"
-            extra = ""
-            if nullable == "False" and typ.startswith("sa.Boolean"):
-                extra = ", server_default=sa.text(\"false\")"
-            up.append(f"        sa.Column({q(c)}, {typ}, nullable={nullable}{extra}),")
-        up.append(f"        sa.Column({q('created_at')}, sa.DateTime(timezone=True), "
-                  f"server_default=sa.text(\"now()\"), nullable=False),")
-        up.append(f"        sa.Column({q('updated_at')}, sa.DateTime(timezone=True), nullable=True),")
-        if fk:
-            up.append(f"        sa.ForeignKeyConstraint([{q(fk + '_id')}], [{q(fk + '.id')}], "
-                      f"ondelete={q('SET NULL')}),")
-        up.append(f"        sa.PrimaryKeyConstraint({q('id')}),")
-        up.append(f"        if_not_exists=True,")
-        up.append(f"    )")
-        down = [f"    op.drop_table({q(t)}, if_exists=True)"]
-        self.tables.append(t)
-        self.table_cols[t] = ["id", "created_at", "updated_at"] + cols
-        return up, down, f"create {t} table"
+        fk = self.some_table() if self.tables and rng.random() < 0.5 else None
+        pre_up: list[str] = []
+        pre_down: list[str] = []
+        enum = None
+        if rng.random() < 0.25:
+            enum, pre_up, pre_down = self.enum_type(t, sql_ok and rng.random() < 0.5)
+        col_lines, cols = self.columns(fk, enum)
+        guarded = rng.random() < 0.3
+        call = ["op.create_table(", f"    {q(t)},"] + indent(col_lines)
+        if not guarded:
+            call.append("    if_not_exists=True,")
+        call.append(")")
+        up = list(pre_up)
+        if guarded:
+            extra: list[str] = []
+            if rng.random() < 0.6:
+                c = rng.choice(cols[1:])[0]
+                ix = f"ix_{t}_{c}"
+                extra = [f"op.create_index(op.f({q(ix)}), {q(t)}, [{q(c)}], unique=False)"]
+            if rng.random() < 0.5:
+                up.append("    inspector = sa.inspect(op.get_bind())")
+                up.append(f"    if not inspector.has_table({q(t)}):")
+            else:
+                up.append(f"    if not sa.inspect(op.get_bind()).has_table({q(t)}):")
+            up += indent(call + extra, 8)
+        else:
+            up += indent(call)
+        down = [f"    op.drop_table({q(t)}, if_exists=True)"] + pre_down
+        self.register(t, cols)
+        return Op(up, down, f"create {t} table", sql=bool(pre_up) and pre_up[0].startswith("    op.execute"))
 
-    def op_add_column(self):
+    def op_add_column(self, sql_ok: bool) -> Op:
         rng = self.rng
-        if not self.tables:
-            return self.op_create_table()
-        t = rng.choice(self.tables[-200:])
-        self.counter += 1
-        c = f"{rng.choice(COLUMN_NAMES)}_{self.counter}"
+        t = self.some_table()
+        c = f"{rng.choice(COLUMN_NAMES)}_{self.uniq()}"
         typ = rng.choice(TYPES)
-        up = [
-            f"    op.add_column(",
-            f"        {q(t)},",
-            f"        sa.Column({q(c)}, {typ}, nullable=True),",
-            f"        if_not_exists=True,",
-            f"    )",
-        ]
+        args = [f"{q(c)}", typ[0]]
+        if typ[2] is not None and rng.random() < 0.4:
+            args += [f"server_default=sa.text({q(typ[2])})", "nullable=False"]
+        else:
+            args.append("nullable=True")
+        if rng.random() < 0.3:
+            args.append(f"comment={q(rng.choice(COMMENTS))}")
+        col = f"sa.Column({', '.join(args)})"
+        if len(col) > 70:
+            col_lines = ["sa.Column("] + [f"    {a}," for a in args] + ["),"]
+        else:
+            col_lines = [col + ","]
+        up = ["    op.add_column(", f"        {q(t)},"] + indent(col_lines, 8) + \
+             ["        if_not_exists=True,", "    )"]
         down = [f"    op.drop_column({q(t)}, {q(c)}, if_exists=True)"]
-        self.table_cols[t].append(c)
-        return up, down, f"add {c} to {t}"
+        self.table_cols[t].append((c, typ))
+        return Op(up, down, f"add {c} to {t}")
 
-    def op_create_index(self):
+    def op_create_index(self, sql_ok: bool) -> Op:
         rng = self.rng
-        if not self.tables:
-            return self.op_create_table()
-        t = rng.choice(self.tables[-200:])
+        t = self.some_table()
         cols = rng.sample(self.table_cols[t], min(len(self.table_cols[t]), rng.randint(1, 2)))
-        self.counter += 1
-        ix = f"ix_{t}_{'_'.join(cols)}"[:50] + f"_{self.counter}"
-        unique = "True" if rng.random() < 0.2 else "False"
-        collist = ", ".join(q(c) for c in cols)
-        up = [
-            f"    op.create_index(",
-            f"        op.f({q(ix)}),",
-            f"        {q(t)},",
-            f"        [{collist}],",
-            f"        unique={unique},",
-            f"        if_not_exists=True,",
-            f"    )",
-        ]
+        names = [c for c, _ in cols]
+        ix = f"ix_{t}_{'_'.join(names)}"[:50] + f"_{self.uniq()}"
+        unique = rng.random() < 0.2
+        collist = ", ".join(q(c) for c in names)
+        if rng.random() < 0.25:
+            up = [
+                f"    indexes = {{ix[\"name\"] for ix in sa.inspect(op.get_bind()).get_indexes({q(t)})}}",
+                f"    if {q(ix)} not in indexes:",
+                f"        op.create_index({q(ix)}, {q(t)}, [{collist}], unique={unique})",
+            ]
+        else:
+            up = [
+                "    op.create_index(",
+                f"        op.f({q(ix)}),",
+                f"        {q(t)},",
+                f"        [{collist}],",
+                f"        unique={unique},",
+                "        if_not_exists=True,",
+                "    )",
+            ]
         down = [f"    op.drop_index(op.f({q(ix)}), table_name={q(t)}, if_exists=True)"]
-        return up, down, f"index {t} {'_'.join(cols)}"
+        return Op(up, down, f"index {t} {'_'.join(names)}")
 
-    def op_execute(self):
+    def op_batch(self, sql_ok: bool) -> Op:
+        """A `with op.batch_alter_table(...)` block: guarded column + index, or alter_column."""
         rng = self.rng
-        if not self.tables:
-            return self.op_create_table()
-        t = rng.choice(self.tables[-200:])
-        col = rng.choice(self.table_cols[t])
+        t = self.some_table()
+        if rng.random() < 0.55:
+            c = f"{rng.choice(COLUMN_NAMES)}_{self.uniq()}"
+            typ = rng.choice(TYPES)
+            ix = f"ix_{t}_{c}"[:60]
+            up = [
+                f"    columns = {{c[\"name\"] for c in sa.inspect(op.get_bind()).get_columns({q(t)})}}",
+                f"    if {q(c)} not in columns:",
+                f"        with op.batch_alter_table({q(t)}, schema=None) as batch_op:",
+                f"            batch_op.add_column(sa.Column({q(c)}, {typ[0]}, nullable=True))",
+                f"            batch_op.create_index(batch_op.f({q(ix)}), [{q(c)}], unique=False)",
+            ]
+            down = [
+                f"    columns = {{c[\"name\"] for c in sa.inspect(op.get_bind()).get_columns({q(t)})}}",
+                f"    if {q(c)} in columns:",
+                f"        with op.batch_alter_table({q(t)}, schema=None) as batch_op:",
+                f"            batch_op.drop_index(batch_op.f({q(ix)}))",
+                f"            batch_op.drop_column({q(c)})",
+            ]
+            self.table_cols[t].append((c, typ))
+            return Op(up, down, f"add {c} to {t}")
+        cands = [x for x in self.table_cols[t] if x[0] not in ("id", "created_at")]
+        picks = rng.sample(cands, min(len(cands), rng.randint(1, 2)))
+        up = [f"    with op.batch_alter_table({q(t)}, schema=None) as batch_op:"]
+        down = [f"    with op.batch_alter_table({q(t)}, schema=None) as batch_op:"]
+        for c, typ in picks:
+            up += [
+                "        batch_op.alter_column(",
+                f"            {q(c)},",
+                f"            existing_type={typ[0]},",
+                "            nullable=True,",
+                f"            comment={q(rng.choice(COMMENTS))},",
+                "        )",
+            ]
+            down += [
+                "        batch_op.alter_column(",
+                f"            {q(c)},",
+                f"            existing_type={typ[0]},",
+                "            comment=None,",
+                "        )",
+            ]
+        return Op(up, down, f"relax {t} {picks[0][0]}")
+
+    # --- raw SQL ---------------------------------------------------------------------------
+
+    def sql_create_table(self) -> Op:
+        rng = self.rng
+        t = self.new_table()
+        fk = self.some_table() if self.tables and rng.random() < 0.5 else None
+        names = rng.sample(COLUMN_NAMES, rng.randint(3, 6))
+        cols = [("id", TYPES[4])]
+        body = ["    id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"]
+        if fk:
+            body.append(f"    {fk}_id bigint REFERENCES {fk} (id) ON DELETE SET NULL,")
+            cols.append((fk + "_id", TYPES[4]))
+        for c in names:
+            typ = rng.choice(TYPES)
+            spec = f"    {c} {typ[1]}"
+            if typ[2] is not None and rng.random() < 0.4:
+                spec += f" NOT NULL DEFAULT {typ[2]}"
+            body.append(spec + ",")
+            cols.append((c, typ))
+        body += ["    created_at timestamp with time zone NOT NULL DEFAULT now(),",
+                 "    updated_at timestamp with time zone"]
+        cols += [("created_at", TYPES[7]), ("updated_at", TYPES[7])]
+        sql = [f"CREATE TABLE IF NOT EXISTS {t} ("] + body + [");"]
+        ix = None
+        if rng.random() < 0.6:
+            c = rng.choice(cols[1:])[0]
+            ix = f"ix_{t}_{c}"[:63]
+            sql += ["", f"CREATE INDEX IF NOT EXISTS {ix}", f"    ON {t} ({c});"]
+        up = sql_block(sql)
+        down = [f"    op.execute({q(f'DROP TABLE IF EXISTS {t}')})"]
+        self.register(t, cols)
+        return Op(up, down, f"create {t} table", sql=True)
+
+    def sql_create_index(self) -> Op:
+        rng = self.rng
+        t = self.some_table()
+        col = rng.choice(self.table_cols[t])[0]
+        ix = f"ix_{t}_{col}_partial_{self.uniq()}"[:63]
+        sql = [f"CREATE INDEX IF NOT EXISTS {ix}", f"    ON {t} ({col})", f"    WHERE {col} IS NOT NULL;"]
+        down = [f"    op.execute({q(f'DROP INDEX IF EXISTS {ix}')})"]
+        return Op(sql_block(sql), down, f"partial index on {t} {col}", sql=True)
+
+    def sql_update(self) -> Op:
+        rng = self.rng
+        t = self.some_table()
+        col = rng.choice(self.table_cols[t])[0]
         kind = rng.randint(0, 2)
         if kind == 0:
-            sql_up = [
+            sql = [
                 f"UPDATE {t}",
-                f"SET updated_at = now()",
-                f"WHERE updated_at IS NULL",
-                f"  AND created_at < now() - interval '{rng.randint(1, 90)} days'",
+                "SET updated_at = now()",
+                "WHERE updated_at IS NULL",
+                f"  AND created_at < now() - interval '{rng.randint(1, 90)} days';",
             ]
-            sql_down = None
-            msg = f"backfill {t} updated_at"
-        elif kind == 1:
-            sql_up = [
+            return Op(sql_block(sql), [], f"backfill {t} updated_at", sql=True)
+        if kind == 1:
+            sql = [
                 f"UPDATE {t} AS t",
                 f"SET {col} = NULL",
                 f"FROM (SELECT id FROM {t} ORDER BY id LIMIT {rng.choice([500, 1000, 5000])}) AS batch",
-                f"WHERE t.id = batch.id",
+                "WHERE t.id = batch.id;",
             ]
-            sql_down = None
-            msg = f"reset {t} {col}"
-        else:
-            self.counter += 1
-            ix = f"ix_{t}_{col}_partial_{self.counter}"
-            sql_up = [
-                f"CREATE INDEX IF NOT EXISTS {ix}",
-                f"ON {t} ({col})",
-                f"WHERE {col} IS NOT NULL",
-            ]
-            sql_down = [f"DROP INDEX IF EXISTS {ix}"]
-            msg = f"partial index on {t} {col}"
-        up = ["    op.execute(", "        \"\"\""]
-        up += ["        " + s for s in sql_up]
-        up += ["        \"\"\"", "    )"]
-        down = []
-        if sql_down:
-            down = ["    op.execute(" + q(" ".join(sql_down)) + ")"]
-        return up, down, msg
+            return Op(sql_block(sql), [], f"reset {t} {col}", sql=True)
+        # A data migration through the connection, with bound parameters.
+        up = [
+            "    conn = op.get_bind()",
+            "    conn.execute(",
+            "        sa.text(",
+            '            """',
+            f"            UPDATE {t}",
+            "            SET updated_at = now()",
+            "            WHERE updated_at IS NULL",
+            "              AND id <= :max_id",
+            '            """',
+            "        ),",
+            f"        {{\"max_id\": {rng.randint(1000, 90000)}}},",
+            "    )",
+        ]
+        return Op(up, [], f"backfill {t} updated_at in batches", sql=True)
 
-    # --- whole files ---
-
-    def body(self, target: int, max_ops: int, cap: int):
-        """Return (upgrade, downgrade, message) with roughly `target` bytes of operations."""
+    def sql_check_constraint(self) -> Op:
+        """`ALTER TABLE ... ADD CONSTRAINT` inside a DO block that checks pg_constraint first."""
         rng = self.rng
-        ups: list[list[str]] = []
-        downs: list[list[str]] = []
-        msgs: list[str] = []
+        t = self.some_table()
+        c = rng.choice(self.table_cols[t])[0]
+        name = f"ck_{t}_{c}_{self.uniq()}"[:63]
+        sql = [
+            "DO $$",
+            "BEGIN",
+            "    IF NOT EXISTS (",
+            f"        SELECT 1 FROM pg_constraint WHERE conname = '{name}'",
+            "    ) THEN",
+            f"        ALTER TABLE {t}",
+            f"            ADD CONSTRAINT {name}",
+            f"            CHECK ({c} IS NOT NULL OR updated_at IS NULL) NOT VALID;",
+            "    END IF;",
+            "END",
+            "$$;",
+        ]
+        down = [f"    op.execute({q(f'ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {name}')})"]
+        return Op(sql_block(sql), down, f"check {t} {c}", sql=True)
+
+    def sql_function(self) -> Op:
+        """A plpgsql trigger function (CREATE OR REPLACE) and its trigger."""
+        rng = self.rng
+        t = self.some_table()
+        fn = f"{t}_touch_updated_at_{self.uniq()}"[:63]
+        trg = f"trg_{t}_updated_at_{self.uniq()}"
+        body = [
+            f"CREATE OR REPLACE FUNCTION {fn}()",
+            "RETURNS trigger",
+            "LANGUAGE plpgsql",
+            "AS $$",
+            "BEGIN",
+            "    IF NEW IS DISTINCT FROM OLD THEN",
+            "        NEW.updated_at := now();",
+            "    END IF;",
+            "    RETURN NEW;",
+            "END;",
+            "$$;",
+            "",
+            f"CREATE OR REPLACE TRIGGER {trg}",
+            f"    BEFORE UPDATE ON {t}",
+            "    FOR EACH ROW",
+            f"    EXECUTE FUNCTION {fn}();",
+        ]
+        if rng.random() < 0.4:
+            body[8:8] = [
+                "    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN",
+                "        RAISE EXCEPTION 'created_at of %.% is immutable', TG_TABLE_NAME, OLD.id;",
+                "    END IF;",
+            ]
+        down = [f"    op.execute({q(f'DROP TRIGGER IF EXISTS {trg} ON {t}')})",
+                f"    op.execute({q(f'DROP FUNCTION IF EXISTS {fn}()')})"]
+        return Op(sql_block(body), down, f"touch {t} updated_at on update", sql=True)
+
+    def sql_add_column(self) -> Op:
+        rng = self.rng
+        t = self.some_table()
+        c = f"{rng.choice(COLUMN_NAMES)}_{self.uniq()}"
+        typ = rng.choice(TYPES)
+        sql = [f"ALTER TABLE {t}", f"    ADD COLUMN IF NOT EXISTS {c} {typ[1]};"]
+        if rng.random() < 0.5:
+            sql += ["", f"COMMENT ON COLUMN {t}.{c} IS '{rng.choice(COMMENTS)}';"]
+        down = [f"    op.execute({q(f'ALTER TABLE {t} DROP COLUMN IF EXISTS {c}')})"]
+        self.table_cols[t].append((c, typ))
+        return Op(sql_block(sql), down, f"add {c} to {t}", sql=True)
+
+    def op_sql(self, sql_ok: bool = True) -> Op:
+        r = self.rng.random()
+        if r < 0.2:
+            return self.sql_create_table()
+        if r < 0.38:
+            return self.sql_create_index()
+        if r < 0.6:
+            return self.sql_update()
+        if r < 0.72:
+            return self.sql_check_constraint()
+        if r < 0.87:
+            return self.sql_function()
+        return self.sql_add_column()
+
+    # --- whole files -----------------------------------------------------------------------
+
+    def pick(self, sql_ok: bool) -> Op:
+        if not self.tables:
+            return self.op_create_table(sql_ok)
+        r = self.rng.random()
+        if r < 0.3:
+            return self.op_create_table(sql_ok)
+        if r < 0.52:
+            return self.op_add_column(sql_ok)
+        if r < 0.75:
+            return self.op_create_index(sql_ok)
+        return self.op_batch(sql_ok)
+
+    def body(self, lines: tuple[int, int], max_ops: int):
+        """Return (upgrade, downgrade, message): operations until about `lines` lines."""
+        rng = self.rng
+        target = rng.randint(*lines)
+        with_sql = rng.random() < SQL_SHARE
+        ops: list[Op] = []
         size = 0
-        while len(ups) < max_ops:
-            r = rng.random()
-            if r < 0.35:
-                u, d, m = self.op_create_table()
-            elif r < 0.6:
-                u, d, m = self.op_add_column()
-            elif r < 0.82:
-                u, d, m = self.op_create_index()
-            else:
-                u, d, m = self.op_execute()
-            op_size = sum(len(x) + 1 for x in u) + sum(len(x) + 1 for x in d)
-            if ups and size + op_size > cap:
-                break
-            ups.append(u)
-            downs.append(d)
-            msgs.append(m)
-            size += op_size
-            if size >= target:
+        # Revisions with raw SQL get one or two SQL operations among the others.
+        sql_left = (1 if rng.random() < 0.7 else 2) if with_sql and self.tables else 0
+        while len(ops) < max_ops:
+            force_sql = sql_left and (rng.random() < 0.4 or size >= target * 0.6
+                                      or len(ops) + sql_left >= max_ops)
+            op = self.op_sql() if force_sql else self.pick(with_sql)
+            if force_sql:
+                sql_left -= 1
+            n = len(op.up) + (1 if ops else 0)
+            ops.append(op)
+            size += n
+            if size >= target and not sql_left:
                 break
         up_lines: list[str] = []
-        for i, u in enumerate(ups):
+        for i, op in enumerate(ops):
             if i:
                 up_lines.append("")
-            up_lines += u
+            up_lines += op.up
         down_lines: list[str] = []
-        for d in reversed(downs):
-            down_lines += d
+        for op in reversed(ops):
+            down_lines += op.down
         if not down_lines:
             down_lines = ["    pass"]
+        msgs = [op.msg for op in ops]
         message = msgs[0] if len(msgs) == 1 else f"{msgs[0]} and {len(msgs) - 1} more"
         if rng.random() < 0.3:
             message = f"{rng.choice(VERBS)} {message}"
-        return up_lines, down_lines, message
+        return up_lines, down_lines, message, any(op.sql for op in ops)
 
     def render(self, rev, down, message, up_lines, down_lines):
         if down is None:
@@ -475,9 +788,12 @@ class Gen:
     def revision(self, down):
         rev = self.new_id()
         if self.shape == "chain":
-            up, dn, msg = self.body(target=self.rng.randint(150, 400), max_ops=2, cap=700)
+            up, dn, msg, sql = self.body(CHAIN_LINES, max_ops=2)
         else:
-            up, dn, msg = self.body(target=self.rng.randint(1000, 2200), max_ops=5, cap=2350)
+            up, dn, msg, sql = self.body(REALISTIC_LINES, max_ops=7)
+        self.stats["upgrade_lines"] += len(up)
+        self.stats["with_sql"] += sql
+        self.stats["revisions"] += 1
         return rev, self.render(rev, down, msg, up, dn)
 
     def merge(self, parents):
@@ -535,6 +851,8 @@ def generate(out: Path, n: int, shape: str, seed: int) -> dict:
         "bytes": total,
         "merges": merges,
         "head": head,
+        "mean_upgrade_lines": round(g.stats["upgrade_lines"] / max(g.stats["revisions"], 1), 1),
+        "revisions_with_raw_sql": g.stats["with_sql"],
     }
     (out / "bench-manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest

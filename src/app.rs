@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::config;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::discover::{self, DiscoverOptions, Discovered, UsageError};
 use crate::graph::RevisionGraph;
+use crate::model::operation::SqlStats;
 use crate::rules::{self, Context, RuleId, RuleOptions};
 
 #[derive(Debug, Clone)]
@@ -23,6 +25,9 @@ impl LintOptions {
                 paths,
                 config: None,
                 cwd,
+                read_bodies: true,
+                include_downgrade: false,
+                scan_scripts: true,
             },
             select: RuleId::all().collect(),
             rules: RuleOptions::default(),
@@ -36,6 +41,10 @@ pub struct LintResult {
     /// Sorted, de-duplicated, filtered to the selected paths.
     pub diagnostics: Vec<Diagnostic>,
     pub elapsed: Duration,
+    /// The revlint settings file that was read, if any.
+    pub config_file: Option<PathBuf>,
+    /// How the SQL strings in revisions and scripts were classified.
+    pub sql_stats: SqlStats,
 }
 
 impl LintResult {
@@ -55,7 +64,28 @@ impl LintResult {
 /// Lint everything the options name.
 pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
     let started = Instant::now();
-    let discovered = discover::discover(&options.discover)?;
+    let start = options
+        .discover
+        .paths
+        .first()
+        .map(|p| discover::absolute(&options.discover.cwd, p))
+        .unwrap_or_else(|| options.discover.cwd.clone());
+    let loaded = config::find(&start)?;
+    let mut rule_options = options.rules.clone();
+    let mut discover_options = options.discover.clone();
+    if let Some(l) = &loaded {
+        let f = &l.options;
+        rule_options.allow_multiple_heads |= f.allow_multiple_heads.unwrap_or(false);
+        rule_options.include_downgrade |= f.include_downgrade.unwrap_or(false);
+        rule_options
+            .provisioned_extensions
+            .extend(f.provisioned_extensions.iter().flatten().cloned());
+        rule_options.postgresql_version = rule_options.postgresql_version.or(f.postgresql_version);
+    }
+    discover_options.read_bodies = options.select.iter().any(|r| r.reads_operations());
+    discover_options.include_downgrade = rule_options.include_downgrade;
+    discover_options.scan_scripts = options.select.contains(&RuleId::VersionTableEdit);
+    let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects
         .iter()
@@ -66,7 +96,8 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         projects: &discovered.projects,
         graphs: &graphs,
         walk_issues: &discovered.walk_issues,
-        options: &options.rules,
+        scripts: &discovered.scripts,
+        options: &rule_options,
         cwd: &options.discover.cwd,
     };
     let mut diagnostics = rules::run(&cx, &options.select);
@@ -80,10 +111,23 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         });
     }
     sort_and_dedupe(&discovered, &mut diagnostics);
+    let mut sql_stats = SqlStats::default();
+    for p in &discovered.projects {
+        for m in p.migrations() {
+            for op in m.upgrade_ops.iter().chain(&m.downgrade_ops) {
+                op.sql.iter().for_each(|t| sql_stats.add_text(t));
+            }
+        }
+    }
+    for s in &discovered.scripts {
+        s.sql.iter().for_each(|t| sql_stats.add_text(t));
+    }
     Ok(LintResult {
         discovered,
         diagnostics,
         elapsed: started.elapsed(),
+        config_file: loaded.map(|l| l.path),
+        sql_stats,
     })
 }
 

@@ -79,6 +79,22 @@ pub struct CheckArgs {
     /// Multiple heads are intentional here: do not report multiple-heads.
     #[arg(long)]
     pub allow_multiple_heads: bool,
+
+    /// Check downgrade() as well as upgrade().
+    #[arg(long)]
+    pub include_downgrade: bool,
+
+    /// Extensions created outside the repository (comma-separated; adds to the config's list).
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    pub provisioned_extension: Vec<String>,
+
+    /// The PostgreSQL major version the project runs.
+    #[arg(long, value_name = "MAJOR")]
+    pub postgresql_version: Option<u32>,
+
+    /// Print what was read (settings file, projects, SQL classification) to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +220,48 @@ impl From<UsageError> for Failure {
     }
 }
 
+/// `--verbose`: what was read, on stderr.
+fn verbose(result: &LintResult) {
+    let mut err = anstream::stderr();
+    let config = result
+        .config_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "none".into());
+    let _ = writeln!(err, "settings file: {config}");
+    for p in &result.discovered.projects {
+        let db = &result.discovered.db;
+        let pin = p
+            .alembic_pin
+            .as_ref()
+            .map(|a| {
+                format!(
+                    "alembic {} (`{}` in {}:{})",
+                    a.version, a.written, a.origin, a.line
+                )
+            })
+            .unwrap_or_else(|| "no pinned Alembic version found".into());
+        let _ = writeln!(
+            err,
+            "project {}: {} revision files, dialect {}, {pin}",
+            db.get(p.config.file()).display,
+            p.files.len(),
+            p.dialect().unwrap_or("unknown"),
+        );
+    }
+    let s = result.sql_stats;
+    let _ = writeln!(
+        err,
+        "scripts touching a version table: {}",
+        result.discovered.scripts.len()
+    );
+    let _ = writeln!(
+        err,
+        "SQL: {} strings, {} statements: {} parsed by PostgreSQL's parser, {} recognised by keywords, {} not classified (no finding drawn from them)",
+        s.strings, s.statements, s.parsed, s.keywords, s.unknown
+    );
+}
+
 fn parse_rules(ids: &[String]) -> Result<Vec<RuleId>, Failure> {
     ids.iter()
         .filter(|s| !s.trim().is_empty())
@@ -231,7 +289,13 @@ fn check(
     }
     o.select.retain(|r| !ignore.contains(r));
     o.rules.allow_multiple_heads = args.allow_multiple_heads;
+    o.rules.include_downgrade = args.include_downgrade;
+    o.rules.provisioned_extensions = args.provisioned_extension.clone();
+    o.rules.postgresql_version = args.postgresql_version;
     let result = lint(&o)?;
+    if args.verbose {
+        verbose(&result);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     match args.format {

@@ -72,6 +72,16 @@ impl Diagnostic {
         self
     }
 
+    /// A fact that explains the finding, shown after the help.
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        let note = note.into();
+        self.help = Some(match self.help.take() {
+            Some(h) => format!("{h}\nnote: {note}"),
+            None => format!("note: {note}"),
+        });
+        self
+    }
+
     /// The span the finding is reported at.
     pub fn main_span(&self) -> Option<Span> {
         self.labels

@@ -7,7 +7,10 @@ use std::path::{Component, Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::model::migration::Migration;
+use crate::model::operation;
+use crate::model::pin::{self, AlembicPin};
 use crate::model::project::{ConfigIssue, ConfigSource, FileIssue, Project, VersionFile};
+use crate::model::script::Script;
 use crate::parse::{ini, python};
 use crate::source::{FileDb, FileId, LineIndex, Span};
 
@@ -18,6 +21,12 @@ pub struct DiscoverOptions {
     /// `--config FILE`: lint only the project this Alembic config describes.
     pub config: Option<PathBuf>,
     pub cwd: PathBuf,
+    /// Read what `upgrade()` does (operation rules are on).
+    pub read_bodies: bool,
+    /// Read `downgrade()` too (`--include-downgrade`).
+    pub include_downgrade: bool,
+    /// Look for version-table edits in the repository's scripts.
+    pub scan_scripts: bool,
 }
 
 #[derive(Debug, Default)]
@@ -28,6 +37,8 @@ pub struct Discovered {
     pub walk_issues: Vec<FileIssue>,
     /// Absolute paths whose findings are shown (the command-line paths).
     pub selected: Vec<PathBuf>,
+    /// Python, shell and SQL files outside version locations that run SQL on a version table.
+    pub scripts: Vec<Script>,
 }
 
 /// A usage problem: exit code 2.
@@ -55,6 +66,7 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
     // Candidate configuration files and env.py files, in sorted order, deduplicated.
     let mut configs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut env_pys: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut scripts: BTreeSet<PathBuf> = BTreeSet::new();
     if let Some(c) = &opts.config {
         let c = absolute(&opts.cwd, c);
         if !c.is_file() {
@@ -79,7 +91,9 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
                 }
             }
             if p.is_dir() {
-                walk(p, &mut configs, &mut env_pys, &mut d);
+                walk(p, &mut configs, &mut env_pys, &mut scripts, &mut d);
+            } else if is_script(p) {
+                scripts.insert(p.clone());
             }
         }
     }
@@ -100,7 +114,7 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             // Read together with the alembic.ini beside it.
             continue;
         }
-        if let Some(p) = load_config(c, &opts.cwd, &mut d) {
+        if let Some(p) = load_config(c, opts, &mut d) {
             covered.extend(p.version_locations.iter().cloned());
             projects.push(p);
         }
@@ -113,22 +127,151 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
         }
         let text = read_text(env).unwrap_or_default();
         let id = d.db.add(env.clone(), display(&opts.cwd, env), text);
-        let mut p = Project {
-            config: ConfigSource::EnvPy(id),
-            here: dir.clone(),
-            script_location: Some(dir),
-            version_locations: vec![versions.clone()],
-            recursive_version_locations: false,
-            files: Vec::new(),
-            config_issues: Vec::new(),
-            file_issues: Vec::new(),
-        };
+        let mut p = Project::new(ConfigSource::EnvPy(id), dir.clone());
+        p.script_location = Some(dir);
+        p.version_locations = vec![versions.clone()];
         covered.insert(versions);
-        load_versions(&mut p, &opts.cwd, &mut d.db);
+        load_versions(&mut p, opts, &mut d.db);
+        load_project_facts(&mut p, opts, &mut d.db);
         projects.push(p);
     }
     d.projects = projects;
+    if opts.scan_scripts {
+        let env_files: BTreeSet<PathBuf> = d
+            .projects
+            .iter()
+            .filter_map(|p| p.script_location.as_ref().map(|s| s.join("env.py")))
+            .collect();
+        let mut tables: Vec<String> = d.projects.iter().map(|p| p.version_table.clone()).collect();
+        tables.sort();
+        tables.dedup();
+        let candidates: Vec<PathBuf> = scripts
+            .into_iter()
+            .filter(|p| !env_files.contains(p))
+            .collect();
+        load_scripts(candidates, &tables, &opts.cwd, &mut d);
+    }
     Ok(d)
+}
+
+/// Files that may run SQL: Python, shell and SQL scripts.
+fn is_script(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("py" | "sh" | "bash" | "sql")
+    )
+}
+
+/// Read candidate scripts in parallel; keep those whose SQL touches a version table.
+fn load_scripts(paths: Vec<PathBuf>, tables: &[String], cwd: &Path, d: &mut Discovered) {
+    let read: Vec<(PathBuf, String)> = paths
+        .into_par_iter()
+        .filter_map(|p| {
+            let text = read_raw(&p).ok()?;
+            let lower = text.to_ascii_lowercase();
+            tables
+                .iter()
+                .any(|t| memchr::memmem::find(lower.as_bytes(), t.as_bytes()).is_some())
+                .then_some((p, text))
+        })
+        .collect();
+    let base = d.db.len();
+    let built: Vec<(PathBuf, String, Script)> = read
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, (p, text))| {
+            let id = FileId((base + i) as u32);
+            let script = Script::read(id, &p, &text);
+            (p, text, script)
+        })
+        .collect();
+    for (p, text, script) in built {
+        let id = d.db.add(p.clone(), display(cwd, &p), text);
+        debug_assert_eq!(id, script.file);
+        d.scripts.push(script);
+    }
+}
+
+/// Facts around the revisions: `env.py`, the database URL, the pinned Alembic version.
+fn load_project_facts(p: &mut Project, opts: &DiscoverOptions, db: &mut FileDb) {
+    if let Some(env) = p.script_location.as_ref().map(|s| s.join("env.py")) {
+        if let Ok(text) = read_raw(&env) {
+            let module = python::parse_module(
+                &text,
+                python::Wants {
+                    all_calls: true,
+                    ..Default::default()
+                },
+            );
+            let id = db.add(env.clone(), display(&opts.cwd, &env), text);
+            p.env_ops = operation::operations(id, &module.calls, &module.imports);
+            if let Some(t) = module.calls.iter().find_map(|c| {
+                c.call
+                    .kwarg("version_table")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            }) {
+                p.version_table = t.to_ascii_lowercase();
+            }
+            p.env_file = Some(id);
+        }
+    }
+    p.alembic_pin = find_pin(&p.here, &opts.cwd);
+}
+
+/// The nearest file, from the project's directory up to the repository root, that pins
+/// Alembic: lock files first, then `pyproject.toml`, then `requirements*.txt`.
+fn find_pin(here: &Path, cwd: &Path) -> Option<AlembicPin> {
+    type Reader = fn(&str) -> Option<(usize, String, pin::Version)>;
+    for dir in ancestors_to_repo_root(here) {
+        let mut candidates: Vec<(PathBuf, Reader)> = vec![
+            (dir.join("uv.lock"), pin::from_lock),
+            (dir.join("poetry.lock"), pin::from_lock),
+            (dir.join("Pipfile.lock"), pin::from_pipfile_lock),
+            (dir.join("pyproject.toml"), pin::from_pyproject),
+        ];
+        let mut reqs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("requirements") && (n.ends_with(".txt") || n.ends_with(".in"))
+                })
+            })
+            .collect();
+        let sub = dir.join("requirements");
+        if sub.is_dir() {
+            reqs.extend(
+                std::fs::read_dir(&sub)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "in")),
+            );
+        }
+        reqs.sort();
+        candidates.extend(
+            reqs.into_iter()
+                .map(|r| (r, pin::from_requirements as Reader)),
+        );
+        for (path, reader) in candidates {
+            let Ok(text) = read_raw(&path) else {
+                continue;
+            };
+            if let Some((line, written, version)) = reader(&text) {
+                return Some(AlembicPin {
+                    version,
+                    origin: display(cwd, &path),
+                    line,
+                    written,
+                });
+            }
+        }
+    }
+    None
 }
 
 /// `dir` and its parents up to the one holding `.git` (or the filesystem root).
@@ -153,6 +296,7 @@ fn walk(
     root: &Path,
     configs: &mut BTreeSet<PathBuf>,
     env_pys: &mut BTreeSet<PathBuf>,
+    scripts: &mut BTreeSet<PathBuf>,
     d: &mut Discovered,
 ) {
     let walker = ignore::WalkBuilder::new(root)
@@ -189,6 +333,9 @@ fn walk(
                     }
                 } else if name == "env.py" {
                     env_pys.insert(e.path().to_path_buf());
+                }
+                if is_script(e.path()) {
+                    scripts.insert(e.path().to_path_buf());
                 }
             }
             Err(err) => {
@@ -238,7 +385,8 @@ fn plain_walk_error(err: &ignore::Error) -> String {
 
 /// Read a config file and build its project. `None` when the file is not an Alembic config
 /// (a `pyproject.toml` without `[tool.alembic]`, found while walking up).
-fn load_config(path: &Path, cwd: &Path, d: &mut Discovered) -> Option<Project> {
+fn load_config(path: &Path, opts: &DiscoverOptions, d: &mut Discovered) -> Option<Project> {
+    let cwd = opts.cwd.as_path();
     let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
     let text = match read_text(path) {
@@ -259,20 +407,14 @@ fn load_config(path: &Path, cwd: &Path, d: &mut Discovered) -> Option<Project> {
     }
     let config_id = d.db.add(path.to_path_buf(), display(cwd, path), text);
     let vars = BTreeMap::from([("here".to_string(), here.display().to_string())]);
-    let mut project = Project {
-        config: if is_pyproject {
+    let mut project = Project::new(
+        if is_pyproject {
             ConfigSource::Pyproject(config_id)
         } else {
             ConfigSource::Ini(config_id)
         },
-        here: here.clone(),
-        script_location: None,
-        version_locations: Vec::new(),
-        recursive_version_locations: false,
-        files: Vec::new(),
-        config_issues: Vec::new(),
-        file_issues: Vec::new(),
-    };
+        here.clone(),
+    );
     let mut settings = Settings::default();
     if is_pyproject {
         read_pyproject(config_id, &d.db, &vars, &mut settings, &mut project);
@@ -333,12 +475,15 @@ fn load_config(path: &Path, cwd: &Path, d: &mut Discovered) -> Option<Project> {
         project.version_locations = vec![default_versions];
     }
     project.recursive_version_locations = settings.recursive;
-    load_versions(&mut project, cwd, &mut d.db);
+    project.database_url = settings.database_url.clone();
+    load_versions(&mut project, opts, &mut d.db);
+    load_project_facts(&mut project, opts, &mut d.db);
     Some(project)
 }
 
 #[derive(Debug, Default)]
 struct Settings {
+    database_url: Option<String>,
     script_location: Option<(String, Span)>,
     version_locations: Option<(Vec<String>, Span)>,
     recursive: bool,
@@ -391,6 +536,9 @@ fn read_ini(
         }
     }
     settings.script_location = get("script_location", project).or(toml_settings.script_location);
+    settings.database_url = parsed
+        .get(section, "sqlalchemy.url")
+        .map(|v| v.raw.trim().to_string());
 
     for key in ["script_location", "version_locations"] {
         if let Some(v) = parsed.get(section, key) {
@@ -708,24 +856,37 @@ impl From<String> for Unreadable {
 }
 
 /// Read and parse every revision file of `project`, in parallel, keeping load order.
-pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
+pub fn load_versions(project: &mut Project, opts: &DiscoverOptions, db: &mut FileDb) {
+    let cwd = opts.cwd.as_path();
     let files = list_version_files(project);
-    let loaded: Vec<(PathBuf, Loaded)> = files
+    let wants = python::Wants {
+        bodies: opts.read_bodies,
+        downgrade: opts.include_downgrade,
+        ..Default::default()
+    };
+    // Ids are handed out in load order, so each file's id is known before it is added.
+    let base = db.len();
+    type Built = Result<(String, Migration), Unreadable>;
+    let loaded: Vec<(PathBuf, Built)> = files
         .into_par_iter()
-        .map(|path| {
-            let parsed = read_python(&path);
-            (path, parsed)
-        })
-        .collect();
-    for (path, parsed) in loaded {
-        match parsed {
-            Ok((text, module)) => {
+        .enumerate()
+        .map(|(i, path)| {
+            let built = read_python(&path, wants).map(|(text, module)| {
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
+                let m = Migration::from_module(FileId((base + i) as u32), &stem, &module);
+                (text, m)
+            });
+            (path, built)
+        })
+        .collect();
+    for (path, parsed) in loaded {
+        match parsed {
+            Ok((text, m)) => {
                 let id = db.add(path.clone(), display(cwd, &path), text);
-                let m = Migration::from_module(id, &stem, &module);
+                debug_assert_eq!(id, m.file);
                 project.files.push(VersionFile::Migration(Box::new(m)));
             }
             Err(u) => {
@@ -744,10 +905,10 @@ pub fn load_versions(project: &mut Project, cwd: &Path, db: &mut FileDb) {
 
 /// Read and parse a Python file as CPython imports it: bytes that are not UTF-8 are accepted
 /// inside comments (the import machinery does not decode them), nowhere else.
-fn read_python(path: &Path) -> Loaded {
+fn read_python(path: &Path, wants: python::Wants) -> Loaded {
     match read_raw(path) {
         Ok(text) => {
-            let module = python::parse_module(&text, false);
+            let module = python::parse_module(&text, wants);
             Ok((text, module))
         }
         Err(ReadError::NotUtf8(bytes)) => {
@@ -760,7 +921,13 @@ fn read_python(path: &Path) -> Loaded {
                     text.push(char::REPLACEMENT_CHARACTER);
                 }
             }
-            let module = python::parse_module(&text, true);
+            let module = python::parse_module(
+                &text,
+                python::Wants {
+                    comments: true,
+                    ..wants
+                },
+            );
             let outside = bad
                 .iter()
                 .find(|&&at| !module.comments.iter().any(|&(s, e)| s <= at && at < e));

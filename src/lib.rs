@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub mod docs;

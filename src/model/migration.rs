@@ -1,6 +1,7 @@
 //! What a revision file declares, in revlint's own terms (no parser types).
 
-use crate::parse::python::{PyModule, PyValue};
+use super::operation::{self, Operation};
+use crate::parse::python::{Import, PyModule, PyValue};
 use crate::source::{FileId, Span};
 
 /// A revision id, branch label or reference as written in a file.
@@ -48,6 +49,11 @@ pub struct Migration {
     pub downgrade: Option<Body>,
     /// Python syntax errors in this file: (message, span).
     pub syntax_errors: Vec<(String, Span)>,
+    pub imports: Vec<Import>,
+    /// What `upgrade()` does, in source order (empty unless bodies were read).
+    pub upgrade_ops: Vec<Operation>,
+    /// What `downgrade()` does (only read with `--include-downgrade`).
+    pub downgrade_ops: Vec<Operation>,
 }
 
 impl Migration {
@@ -84,6 +90,9 @@ impl Migration {
             unresolved: Vec::new(),
             upgrade: None,
             downgrade: None,
+            imports: module.imports.clone(),
+            upgrade_ops: Vec::new(),
+            downgrade_ops: Vec::new(),
             syntax_errors: module
                 .errors
                 .iter()
@@ -127,8 +136,14 @@ impl Migration {
                 first_operation: f.first_operation.map(|(s, e)| Span::new(file, s, e)),
             };
             match f.name.as_str() {
-                "upgrade" => m.upgrade = Some(body),
-                "downgrade" => m.downgrade = Some(body),
+                "upgrade" => {
+                    m.upgrade = Some(body);
+                    m.upgrade_ops = operation::operations(file, &f.calls, &module.imports);
+                }
+                "downgrade" => {
+                    m.downgrade = Some(body);
+                    m.downgrade_ops = operation::operations(file, &f.calls, &module.imports);
+                }
                 _ => {}
             }
         }

@@ -1,4 +1,8 @@
 //! Meaning: what the parsed files say about the project.
 
+pub mod extension;
 pub mod migration;
+pub mod operation;
+pub mod pin;
 pub mod project;
+pub mod script;

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use super::migration::Migration;
+use super::operation::Operation;
+use super::pin::AlembicPin;
 use crate::source::{FileId, Span};
 
 /// Where a project's configuration came from.
@@ -65,9 +67,60 @@ pub struct Project {
     pub files: Vec<VersionFile>,
     pub config_issues: Vec<ConfigIssue>,
     pub file_issues: Vec<FileIssue>,
+    /// `sqlalchemy.url` as written in the config.
+    pub database_url: Option<String>,
+    /// The Alembic version the project pins, when a dependency file says.
+    pub alembic_pin: Option<AlembicPin>,
+    pub env_file: Option<FileId>,
+    /// What `env.py` runs (SQL before `run_migrations()`, `CREATE EXTENSION`).
+    pub env_ops: Vec<Operation>,
+    /// `version_table=` in `env.py`, lower-cased; `alembic_version` by default.
+    pub version_table: String,
 }
 
 impl Project {
+    /// A new project with no files read yet.
+    pub fn new(config: ConfigSource, here: PathBuf) -> Project {
+        Project {
+            config,
+            here,
+            script_location: None,
+            version_locations: Vec::new(),
+            recursive_version_locations: false,
+            files: Vec::new(),
+            config_issues: Vec::new(),
+            file_issues: Vec::new(),
+            database_url: None,
+            alembic_pin: None,
+            env_file: None,
+            env_ops: Vec::new(),
+            version_table: "alembic_version".to_string(),
+        }
+    }
+
+    /// The database dialect named by a literal `sqlalchemy.url` (`postgresql`, `mysql`,
+    /// `sqlite`, …), when the URL is not computed at run time.
+    pub fn dialect(&self) -> Option<&str> {
+        let url = self.database_url.as_deref()?;
+        if url.contains("%(") || url.contains("${") || url.contains("driver://") {
+            return None;
+        }
+        let scheme = url.split("://").next()?;
+        if scheme == url {
+            return None;
+        }
+        let name = scheme.split('+').next()?;
+        Some(match name {
+            "postgres" | "postgresql" => "postgresql",
+            "mariadb" => "mysql",
+            other => other,
+        })
+    }
+
+    /// Whether the database may be PostgreSQL (unknown counts as maybe).
+    pub fn maybe_postgresql(&self) -> bool {
+        self.dialect().is_none_or(|d| d == "postgresql")
+    }
     pub fn migrations(&self) -> impl Iterator<Item = &Migration> {
         self.files.iter().filter_map(|f| match f {
             VersionFile::Migration(m) => Some(&**m),

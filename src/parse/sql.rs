@@ -268,7 +268,9 @@ fn normalize_placeholders(sql: &str) -> String {
                     .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
                     .map(|p| i + 1 + p);
                 match tag_end {
-                    Some(t) if b[t] == b'$' && !b[i + 1..t].first().is_some_and(u8::is_ascii_digit) => {
+                    Some(t)
+                        if b[t] == b'$' && !b[i + 1..t].first().is_some_and(u8::is_ascii_digit) =>
+                    {
                         let tag = &sql[i..=t];
                         match sql[t + 1..].find(tag) {
                             Some(p) => i = t + 1 + p + tag.len(),
@@ -330,9 +332,7 @@ fn tokens(stmt: &str) -> Vec<ScanToken> {
     pg_query::scan_tokens(stmt)
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| {
-            t.token != PgToken::SqlComment as i32 && t.token != PgToken::CComment as i32
-        })
+        .filter(|t| t.token != PgToken::SqlComment as i32 && t.token != PgToken::CComment as i32)
         .collect()
 }
 
@@ -437,9 +437,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
     };
     match node {
         NodeEnum::CreateStmt(c) => {
-            let at = after_create(&[
-                "GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "TABLE",
-            ]);
+            let at = after_create(&["GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "TABLE"]);
             let fix = (!c.if_not_exists)
                 .then(|| at.and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS")))
                 .flatten();
@@ -476,7 +474,14 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             let fix = (!c.if_not_exists)
                 .then(|| at.and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS")))
                 .flatten();
-            fact(Action::Create(object), name, None, c.if_not_exists, false, fix);
+            fact(
+                Action::Create(object),
+                name,
+                None,
+                c.if_not_exists,
+                false,
+                fix,
+            );
         }
         NodeEnum::IndexStmt(ix) => {
             let i = skip_words(stmt, &toks, 1, &["UNIQUE", "INDEX", "CONCURRENTLY"]);
@@ -507,7 +512,12 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             );
         }
         NodeEnum::CreateSeqStmt(s) => {
-            let i = skip_words(stmt, &toks, 1, &["TEMP", "TEMPORARY", "UNLOGGED", "SEQUENCE"]);
+            let i = skip_words(
+                stmt,
+                &toks,
+                1,
+                &["TEMP", "TEMPORARY", "UNLOGGED", "SEQUENCE"],
+            );
             let fix = (!s.if_not_exists)
                 .then(|| insert_before(ostmt, &toks, i, "IF NOT EXISTS"))
                 .flatten();
@@ -631,7 +641,14 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                                     .and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS"))
                             })
                             .flatten();
-                        fact(Action::AddColumn, name, Some(table.clone()), c.missing_ok, false, fix);
+                        fact(
+                            Action::AddColumn,
+                            name,
+                            Some(table.clone()),
+                            c.missing_ok,
+                            false,
+                            fix,
+                        );
                     }
                     AlterTableType::AtDropColumn | AlterTableType::AtDropConstraint => {
                         let at = drops.next();
@@ -646,7 +663,14 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                                     .and_then(|i| insert_before(ostmt, &toks, i, "IF EXISTS"))
                             })
                             .flatten();
-                        fact(action, c.name.clone(), Some(table.clone()), c.missing_ok, false, fix);
+                        fact(
+                            action,
+                            c.name.clone(),
+                            Some(table.clone()),
+                            c.missing_ok,
+                            false,
+                            fix,
+                        );
                     }
                     _ => {
                         if sub == AlterTableType::AtAddConstraint {
@@ -690,18 +714,46 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         NodeEnum::TruncateStmt(t) => {
             for rel in &t.relations {
                 if let Some(NodeEnum::RangeVar(r)) = rel.node.as_ref() {
-                    fact(Action::Truncate, range_name(&Some(r.clone())), None, true, false, None);
+                    fact(
+                        Action::Truncate,
+                        range_name(&Some(r.clone())),
+                        None,
+                        true,
+                        false,
+                        None,
+                    );
                 }
             }
         }
         NodeEnum::DeleteStmt(d) => {
-            fact(Action::Delete, range_name(&d.relation), None, true, false, None);
+            fact(
+                Action::Delete,
+                range_name(&d.relation),
+                None,
+                true,
+                false,
+                None,
+            );
         }
         NodeEnum::UpdateStmt(u) => {
-            fact(Action::Update, range_name(&u.relation), None, true, false, None);
+            fact(
+                Action::Update,
+                range_name(&u.relation),
+                None,
+                true,
+                false,
+                None,
+            );
         }
         NodeEnum::InsertStmt(i) => {
-            fact(Action::Insert, range_name(&i.relation), None, true, false, None);
+            fact(
+                Action::Insert,
+                range_name(&i.relation),
+                None,
+                true,
+                false,
+                None,
+            );
         }
         NodeEnum::DoStmt(_) => {
             return classify_do(text, start, end, &toks);
@@ -767,8 +819,8 @@ fn classify_do(text: &str, start: usize, end: usize, toks: &[ScanToken]) -> SqlS
     };
     let raw = word(stmt, bt);
     // Strip the dollar-quote tags (or plain quotes).
-    let (inner, inner_off) = if raw.starts_with('$') {
-        let tag_len = raw[1..].find('$').map(|p| p + 2).unwrap_or(1);
+    let (inner, inner_off) = if let Some(after) = raw.strip_prefix('$') {
+        let tag_len = after.find('$').map(|p| p + 2).unwrap_or(1);
         (&raw[tag_len..raw.len().saturating_sub(tag_len)], tag_len)
     } else {
         (&raw[1..raw.len().saturating_sub(1)], 1)
@@ -935,7 +987,10 @@ fn fallback(text: &str, start: usize, end: usize, error: String) -> SqlStatement
         .split(|c: char| c.is_whitespace() || c == ';' || c == '(')
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| w.trim_matches(|c| c == '`' || c == '"').to_ascii_uppercase())
+        .map(|w| {
+            w.trim_matches(|c| c == '`' || c == '"')
+                .to_ascii_uppercase()
+        })
         .collect();
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or("");
     let table_at = |i: usize| words.get(i).map(|s| s.to_ascii_lowercase());
@@ -1047,8 +1102,15 @@ mod tests {
         );
         let drop = f.iter().find(|x| x.action == Action::DropColumn).unwrap();
         assert_eq!(drop.name, "c");
-        assert!(drop.fix.as_deref().unwrap().contains("DROP COLUMN IF EXISTS c"));
-        let dc = f.iter().find(|x| x.action == Action::DropConstraint).unwrap();
+        assert!(drop
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("DROP COLUMN IF EXISTS c"));
+        let dc = f
+            .iter()
+            .find(|x| x.action == Action::DropConstraint)
+            .unwrap();
         assert!(dc.guarded);
     }
 
@@ -1059,13 +1121,19 @@ mod tests {
         assert!(e.fix.unwrap().contains("EXCEPTION WHEN duplicate_object"));
         let v = one("ALTER TYPE mood ADD VALUE 'c'");
         assert_eq!(v.action, Action::AddEnumValue);
-        assert_eq!(v.fix.as_deref(), Some("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'c'"));
+        assert_eq!(
+            v.fix.as_deref(),
+            Some("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'c'")
+        );
         assert!(one("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'c'").guarded);
         assert_eq!(
             one("CREATE VIEW v AS SELECT 1").fix.as_deref(),
             Some("CREATE OR REPLACE VIEW v AS SELECT 1")
         );
-        assert!(one("CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql").guarded);
+        assert!(
+            one("CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql")
+                .guarded
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@ use std::str::FromStr;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::RevisionGraph;
 use crate::model::project::{FileIssue, Project};
+use crate::model::script::Script;
 use crate::source::FileDb;
 
 pub mod graph;
+pub mod migration;
 
 /// Every rule, by id. The kebab-case name is the only string form.
 #[derive(
@@ -29,6 +31,10 @@ pub enum RuleId {
     MergeRevisionHasOperations,
     AlembicConfigMistake,
     ParseError,
+    NonIdempotentDdl,
+    MissingExtension,
+    ConcurrentIndexInTransaction,
+    VersionTableEdit,
 }
 
 impl RuleId {
@@ -42,6 +48,11 @@ impl RuleId {
 
     pub fn meta(self) -> &'static RuleMeta {
         registry(self).meta()
+    }
+
+    /// Whether the rule reads what revision bodies do (operations and SQL).
+    pub fn reads_operations(self) -> bool {
+        self.meta().category == Category::Migration
     }
 }
 
@@ -64,12 +75,14 @@ impl FromStr for RuleId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Category {
     Graph,
+    Migration,
 }
 
 impl Category {
     pub fn as_str(self) -> &'static str {
         match self {
             Category::Graph => "graph",
+            Category::Migration => "migration",
         }
     }
 }
@@ -90,6 +103,12 @@ pub struct RuleMeta {
 pub struct RuleOptions {
     /// Multiple heads are intentional in this repository.
     pub allow_multiple_heads: bool,
+    /// Check `downgrade()` as well as `upgrade()`.
+    pub include_downgrade: bool,
+    /// Extensions created outside the repository (by the platform, an image, a DBA).
+    pub provisioned_extensions: Vec<String>,
+    /// The PostgreSQL major version the project runs, when configured.
+    pub postgresql_version: Option<u32>,
 }
 
 /// Everything a rule may read. Rules never do IO.
@@ -98,6 +117,8 @@ pub struct Context<'a> {
     pub projects: &'a [Project],
     pub graphs: &'a [RevisionGraph<'a>],
     pub walk_issues: &'a [FileIssue],
+    /// Scripts outside the version locations that run SQL on a version table.
+    pub scripts: &'a [Script],
     pub options: &'a RuleOptions,
     /// Working directory, for commands the help text suggests.
     pub cwd: &'a std::path::Path,
@@ -127,6 +148,12 @@ pub fn registry(id: RuleId) -> &'static dyn Rule {
         }
         RuleId::AlembicConfigMistake => &alembic_config_mistake::AlembicConfigMistake,
         RuleId::ParseError => &parse_error::ParseError,
+        RuleId::NonIdempotentDdl => &migration::non_idempotent_ddl::NonIdempotentDdl,
+        RuleId::MissingExtension => &migration::missing_extension::MissingExtension,
+        RuleId::ConcurrentIndexInTransaction => {
+            &migration::concurrent_index_in_transaction::ConcurrentIndexInTransaction
+        }
+        RuleId::VersionTableEdit => &migration::version_table_edit::VersionTableEdit,
     }
 }
 

@@ -1,6 +1,10 @@
 //! Python parsing. The only module that names `ruff_python_*` types: everything else sees
 //! [`PyModule`], plain data with byte spans.
 
+mod body;
+
+pub use body::{BatchBlock, CallContext, CallSite, ExprKind, PyArg, PyExpr, StrPiece};
+
 use ruff_python_ast::token::TokenKind;
 use ruff_python_ast::{self as ast, Expr, Stmt};
 use ruff_python_parser::{parse_unchecked, Mode, ParseOptions};
@@ -60,6 +64,28 @@ pub struct Function {
     pub first_operation: Option<(usize, usize)>,
     /// Span of the body.
     pub body: (usize, usize),
+    /// Calls in the body, with their context (only when [`Wants::bodies`] is set).
+    pub calls: Vec<CallSite>,
+}
+
+/// An import binding: the local name and the dotted path it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub local: String,
+    pub path: String,
+}
+
+/// What to extract beyond the module-level assignments.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Wants {
+    /// Byte ranges of comments.
+    pub comments: bool,
+    /// Calls in `upgrade()`.
+    pub bodies: bool,
+    /// Calls in `downgrade()` too.
+    pub downgrade: bool,
+    /// Calls anywhere in the module (scripts): module level, functions, methods.
+    pub all_calls: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -77,15 +103,18 @@ pub struct PyModule {
     pub errors: Vec<SyntaxError>,
     /// Byte ranges of `#` comments.
     pub comments: Vec<(usize, usize)>,
+    /// Import bindings anywhere in the module.
+    pub imports: Vec<Import>,
+    /// With [`Wants::all_calls`]: every call in the module.
+    pub calls: Vec<CallSite>,
 }
 
 /// Names whose module-level value revlint extracts.
 const WATCHED: [&str; 4] = ["revision", "down_revision", "branch_labels", "depends_on"];
 
 /// Parse `source` and extract the module-level facts. Never fails: syntax errors are
-/// reported in [`PyModule::errors`] and the recovered tree is still read. Comment ranges are
-/// collected only when `with_comments` is set.
-pub fn parse_module(source: &str, with_comments: bool) -> PyModule {
+/// reported in [`PyModule::errors`] and the recovered tree is still read.
+pub fn parse_module(source: &str, wants: Wants) -> PyModule {
     let options =
         ParseOptions::from(Mode::Module).with_target_version(ruff_python_ast::PythonVersion::PY314);
     let parsed = parse_unchecked(source, options);
@@ -99,7 +128,7 @@ pub fn parse_module(source: &str, with_comments: bool) -> PyModule {
                 end: e.location.end().to_usize(),
             })
             .collect(),
-        comments: if with_comments {
+        comments: if wants.comments {
             parsed
                 .tokens()
                 .iter()
@@ -170,7 +199,123 @@ pub fn parse_module(source: &str, with_comments: bool) -> PyModule {
             _ => {}
         }
     }
+    if wants.bodies || wants.all_calls {
+        collect_imports(&module.body, &mut out.imports);
+        let mut constants = Vec::new();
+        let probe = body::Walker::new(source, Vec::new());
+        for stmt in &module.body {
+            if let Stmt::Assign(a) = stmt {
+                let value = probe.expr(&a.value);
+                if matches!(value.kind, ExprKind::Str { .. }) {
+                    for t in &a.targets {
+                        if let Expr::Name(n) = t {
+                            constants.push((n.id.to_string(), value.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if wants.all_calls {
+            let mut w = body::Walker::new(source, constants.clone());
+            all_calls(&mut w, &module.body);
+            out.calls = w.calls;
+        }
+        if wants.bodies {
+            for (f, stmt) in out
+                .functions
+                .iter_mut()
+                .zip(module.body.iter().filter_map(|s| {
+                    if let Stmt::FunctionDef(f) = s {
+                        Some(f)
+                    } else {
+                        None
+                    }
+                }))
+            {
+                if f.name == "upgrade" || f.name == "downgrade" && wants.downgrade {
+                    let mut w = body::Walker::new(source, constants.clone());
+                    w.block(&stmt.body, &CallContext::default());
+                    f.calls = w.calls;
+                }
+            }
+        }
+    }
     out
+}
+
+/// Script mode: module-level statements and every function and method body.
+fn all_calls(w: &mut body::Walker, stmts: &[Stmt]) {
+    w.block(stmts, &CallContext::default());
+    for stmt in stmts {
+        match stmt {
+            Stmt::FunctionDef(f) => all_calls(w, &f.body),
+            Stmt::ClassDef(c) => all_calls(w, &c.body),
+            Stmt::If(s) => {
+                for st in s
+                    .body
+                    .iter()
+                    .chain(s.elif_else_clauses.iter().flat_map(|c| c.body.iter()))
+                {
+                    if let Stmt::FunctionDef(f) = st {
+                        all_calls(w, &f.body)
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn collect_imports(stmts: &[Stmt], out: &mut Vec<Import>) {
+    for stmt in stmts {
+        match stmt {
+            Stmt::Import(i) => {
+                for a in &i.names {
+                    let path = a.name.to_string();
+                    let local = match &a.asname {
+                        Some(x) => x.to_string(),
+                        None => path.split('.').next().unwrap_or_default().to_string(),
+                    };
+                    let path = if a.asname.is_some() {
+                        path
+                    } else {
+                        local.clone()
+                    };
+                    out.push(Import { local, path });
+                }
+            }
+            Stmt::ImportFrom(i) => {
+                let module = i.module.as_ref().map(|m| m.to_string()).unwrap_or_default();
+                for a in &i.names {
+                    let local = a
+                        .asname
+                        .as_ref()
+                        .map(|x| x.to_string())
+                        .unwrap_or_else(|| a.name.to_string());
+                    out.push(Import {
+                        local,
+                        path: format!("{module}.{}", a.name),
+                    });
+                }
+            }
+            Stmt::FunctionDef(f) => collect_imports(&f.body, out),
+            Stmt::ClassDef(c) => collect_imports(&c.body, out),
+            Stmt::If(s) => {
+                collect_imports(&s.body, out);
+                for c in &s.elif_else_clauses {
+                    collect_imports(&c.body, out);
+                }
+            }
+            Stmt::Try(t) => {
+                collect_imports(&t.body, out);
+                for h in &t.handlers {
+                    let ast::ExceptHandler::ExceptHandler(h) = h;
+                    collect_imports(&h.body, out);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn record(
@@ -261,6 +406,7 @@ fn function(f: &ast::StmtFunctionDef) -> Function {
         name_span: (name_range.start().to_usize(), name_range.end().to_usize()),
         first_operation,
         body: (body_start, body_end),
+        calls: Vec::new(),
     }
 }
 
@@ -349,7 +495,7 @@ mod tests {
     use super::*;
 
     fn value_of(src: &str, name: &str) -> PyValue {
-        let m = parse_module(src, false);
+        let m = parse_module(src, Wants::default());
         m.assignments
             .iter()
             .rev()
@@ -403,7 +549,7 @@ mod tests {
     fn syntax_errors_keep_recovered_assignments() {
         let src =
             "revision = 'abc'\ndown_revision = None\ndef upgrade():\n    op.add_column('t', (\n";
-        let m = parse_module(src, false);
+        let m = parse_module(src, Wants::default());
         assert!(!m.errors.is_empty());
         assert_eq!(strs(&value_of(src, "revision")), ["abc"]);
     }
@@ -411,14 +557,14 @@ mod tests {
     #[test]
     fn modern_syntax_parses() {
         let src = "type Json = dict[str, object]\nrevision = 'a'\ndef upgrade():\n    x = f\"{'a' + f\"{1}\"}\"\n";
-        let m = parse_module(src, false);
+        let m = parse_module(src, Wants::default());
         assert!(m.errors.is_empty(), "{:?}", m.errors);
     }
 
     #[test]
     fn operations_are_found_past_docstrings() {
         let src = "def upgrade():\n    \"\"\"doc\"\"\"\n    pass\n\ndef downgrade():\n    op.drop_table('t')\n";
-        let m = parse_module(src, false);
+        let m = parse_module(src, Wants::default());
         assert!(m.functions[0].first_operation.is_none());
         assert!(m.functions[1].first_operation.is_some());
     }

@@ -1,0 +1,63 @@
+//! Rules about what revisions do: DDL, SQL, extensions, the version table.
+
+pub mod concurrent_index_in_transaction;
+pub mod missing_extension;
+pub mod non_idempotent_ddl;
+pub mod version_table_edit;
+
+use crate::model::migration::Migration;
+use crate::model::operation::Operation;
+use crate::model::project::Project;
+use crate::rules::Context;
+use crate::source::Span;
+
+/// The bodies a rule checks: `upgrade()`, and `downgrade()` with `--include-downgrade`.
+pub(crate) fn bodies<'a>(
+    cx: &'a Context,
+    m: &'a Migration,
+) -> impl Iterator<Item = (&'static str, &'a [Operation])> {
+    let down = cx.options.include_downgrade;
+    [("upgrade", m.upgrade_ops.as_slice())]
+        .into_iter()
+        .chain(down.then_some(("downgrade", m.downgrade_ops.as_slice())))
+}
+
+/// Whether SQL and PostgreSQL-specific keywords apply here: the project's URL and any
+/// enclosing `if ….dialect.name == …` allow PostgreSQL.
+pub(crate) fn postgresql_applies(project: &Project, op: &Operation) -> bool {
+    if !project.maybe_postgresql() {
+        return false;
+    }
+    match &op.context.dialect {
+        Some((name, true)) => name == "postgresql" || name == "postgres",
+        Some((name, false)) => name != "postgresql" && name != "postgres",
+        None => true,
+    }
+}
+
+/// The source text of a span.
+pub(crate) fn source<'a>(cx: &'a Context, span: Span) -> &'a str {
+    &cx.db.get(span.file).text[span.start as usize..span.end as usize]
+}
+
+/// SQL shortened for a message: whitespace collapsed, at most `max` characters.
+pub(crate) fn abbreviate(sql: &str, max: usize) -> String {
+    let collapsed = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= max {
+        return collapsed;
+    }
+    let cut: String = collapsed.chars().take(max).collect();
+    // End at a word boundary.
+    let cut = match cut.rfind(' ') {
+        Some(p) if p > max / 2 => cut[..p].to_string(),
+        _ => cut,
+    };
+    format!("{cut} …")
+}
+
+/// A table name as compared: lower-cased, unquoted, without its schema.
+pub(crate) fn bare_table(name: &str) -> String {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    last.trim_matches(|c| c == '"' || c == '`')
+        .to_ascii_lowercase()
+}

@@ -1,0 +1,345 @@
+use super::{abbreviate, bare_table, bodies, postgresql_applies, source};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::operation::{OpKind, Operation};
+use crate::model::pin::Version;
+use crate::model::project::Project;
+use crate::parse::python::ExprKind;
+use crate::parse::sql::{Action, Object, SqlFact};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct NonIdempotentDdl;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::NonIdempotentDdl,
+    category: Category::Migration,
+    summary: "DDL that fails when the migration is re-run or raced",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds schema changes in `upgrade()` that fail when the object already exists (or is already
+gone): `op.create_table`, `create_index`, `add_column`, `create_unique_constraint`,
+`create_foreign_key` without `if_not_exists=True` or an existence guard; `op.drop_table`,
+`drop_index`, `drop_column` without `if_exists=True` or a guard; raw SQL `CREATE TABLE / INDEX /
+SCHEMA / SEQUENCE / EXTENSION / MATERIALIZED VIEW` without `IF NOT EXISTS`, `CREATE VIEW /
+FUNCTION / PROCEDURE / TRIGGER` without `OR REPLACE`, `DROP …` without `IF EXISTS`, `ALTER TABLE
+… ADD COLUMN` without `IF NOT EXISTS`, `DROP COLUMN / CONSTRAINT` without `IF EXISTS`, `CREATE
+TYPE … AS ENUM` outside a guarded `DO` block, `ALTER TYPE … ADD VALUE` without `IF NOT EXISTS`;
+and `sa.Enum(...)` inside `op.create_table`, which makes PostgreSQL run `CREATE TYPE`.
+
+An operation inside an `if` that checks existence (`inspector.has_table`, `get_columns`,
+`get_indexes`, a helper named `*exists*`/`has_*`, a query on `information_schema`,
+`pg_catalog` or `to_regclass`), or after an early `return` under such a check, is idempotent.
+An index, column or constraint on a table created by an unguarded `create_table` earlier in
+the same revision is reported once, at the `create_table`. Raw SQL is read with PostgreSQL's
+own parser; statements it cannot parse, and SQL under a non-PostgreSQL dialect, are not
+judged.
+
+## Why is this bad?
+
+A migration that only works on a database that has never seen it breaks the moment it runs
+twice: several replicas or workers running `alembic upgrade head` at start-up, a rolling
+update, a retried deploy, or a database first built with `metadata.create_all()`. The second
+run fails with `DuplicateTable`, `DuplicateObject` or `duplicate key value violates unique
+constraint "pg_type_typname_nsp_index"`, and the deploy stops. A `try/except` around the
+operation does not help on PostgreSQL: the failed statement aborts the whole transaction.
+
+## Example
+
+```python
+def upgrade() -> None:
+    op.create_table(
+        "documents",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("status", sa.Enum("draft", "final", name="document_status")),
+    )
+    op.execute("ALTER TABLE documents ADD COLUMN title text")
+```
+
+## How to fix
+
+Make each operation a no-op when its work is already done: `if_not_exists=True` /
+`if_exists=True` where the project's Alembic has them (tables 1.13.3, indexes 1.11.2, columns
+1.16.0), otherwise an inspector guard; `IF NOT EXISTS`, `IF EXISTS`, `OR REPLACE` in SQL; a
+`DO $$ … EXCEPTION WHEN duplicate_object …` block for `CREATE TYPE`; and
+`postgresql.ENUM(..., create_type=False)` with an explicit `.create(bind, checkfirst=True)`
+for enum columns. Run migrations once per deploy, not from every replica.
+"#,
+};
+
+/// The keyword for an operation and the Alembic version that introduced it.
+fn keyword(kind: OpKind) -> Option<(&'static str, Version)> {
+    Some(match kind {
+        OpKind::CreateTable => ("if_not_exists", Version(1, 13, 3)),
+        OpKind::DropTable => ("if_exists", Version(1, 13, 3)),
+        OpKind::CreateIndex => ("if_not_exists", Version(1, 11, 2)),
+        OpKind::DropIndex => ("if_exists", Version(1, 11, 2)),
+        OpKind::AddColumn => ("if_not_exists", Version(1, 16, 0)),
+        OpKind::DropColumn => ("if_exists", Version(1, 16, 0)),
+        _ => return None,
+    })
+}
+
+/// `op.create_table("users", …)`: the call's head with its first argument.
+fn call_head(cx: &Context, op: &Operation) -> String {
+    let callee = source(cx, op.callee_span);
+    let first = match &op.call.kind {
+        ExprKind::Call { args, .. } => args.first().and_then(|a| {
+            let t = &cx.db.get(op.span.file).text[a.value.start..a.value.end];
+            (t.len() <= 40 && !t.contains('\n')).then(|| t.to_string())
+        }),
+        _ => None,
+    };
+    match first {
+        Some(f) => format!("{callee}({f}, …)"),
+        None => format!("{callee}(…)"),
+    }
+}
+
+/// The inspector guard for an operation.
+fn guard(op: &Operation) -> String {
+    let table = op.table.as_deref().unwrap_or("<table>");
+    let object = op.object.as_deref().unwrap_or("<name>");
+    let insp = "sa.inspect(op.get_bind())";
+    match op.kind {
+        OpKind::CreateTable => format!("if not {insp}.has_table(\"{table}\"):"),
+        OpKind::DropTable => format!("if {insp}.has_table(\"{table}\"):"),
+        OpKind::CreateIndex => format!(
+            "if \"{object}\" not in {{ix[\"name\"] for ix in {insp}.get_indexes(\"{table}\")}}:"
+        ),
+        OpKind::DropIndex => format!(
+            "if \"{object}\" in {{ix[\"name\"] for ix in {insp}.get_indexes(\"{table}\")}}:"
+        ),
+        OpKind::AddColumn => format!(
+            "if \"{object}\" not in {{c[\"name\"] for c in {insp}.get_columns(\"{table}\")}}:"
+        ),
+        OpKind::DropColumn => format!(
+            "if \"{object}\" in {{c[\"name\"] for c in {insp}.get_columns(\"{table}\")}}:"
+        ),
+        OpKind::CreateUniqueConstraint => format!(
+            "if \"{object}\" not in {{uc[\"name\"] for uc in {insp}.get_unique_constraints(\"{table}\")}}:"
+        ),
+        OpKind::CreateForeignKey => format!(
+            "if \"{object}\" not in {{fk[\"name\"] for fk in {insp}.get_foreign_keys(\"{table}\")}}:"
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What fails, per operation.
+fn failure(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::CreateTable => "fails when the table already exists (DuplicateTable)",
+        OpKind::DropTable => "fails when the table is already gone (UndefinedTable)",
+        OpKind::CreateIndex => "fails when the index already exists (DuplicateTable)",
+        OpKind::DropIndex => "fails when the index is already gone (UndefinedObject)",
+        OpKind::AddColumn => "fails when the column already exists (DuplicateColumn)",
+        OpKind::DropColumn => "fails when the column is already gone (UndefinedColumn)",
+        OpKind::CreateUniqueConstraint => {
+            "fails when the constraint already exists (DuplicateTable / DuplicateObject)"
+        }
+        OpKind::CreateForeignKey => "fails when the constraint already exists (DuplicateObject)",
+        _ => "fails when re-run",
+    }
+}
+
+/// The help for an `op.*` call: the keyword when the pinned Alembic has it, a guard otherwise.
+fn op_help(cx: &Context, project: &Project, op: &Operation) -> String {
+    let head = call_head(cx, op);
+    let guard = guard(op);
+    let guard_form = format!("guard it: `{guard}` then `{head}` indented under it");
+    let Some((kw, since)) = keyword(op.kind) else {
+        return format!(
+            "{guard_form} (`{}` has no if_not_exists keyword)",
+            op.method
+        );
+    };
+    if let Some(b) = &op.context.batch {
+        let recreate = b.call.kwarg("recreate").and_then(|r| r.as_str());
+        if recreate != Some("never") {
+            return format!(
+                "{guard_form}; put the guard around the `with op.batch_alter_table(...)` block — inside a batch that may recreate the table (SQLite), `{kw}` is ignored or rejected"
+            );
+        }
+    }
+    let with_kw = head.trim_end_matches(')').to_string() + &format!(", {kw}=True)");
+    match &project.alembic_pin {
+        Some(pin) if pin.version >= since => format!(
+            "add `{kw}=True`: `{with_kw}` (Alembic {since}+; the project pins `{}` in {})",
+            pin.written, pin.origin
+        ),
+        Some(pin) => format!(
+            "{guard_form}; `{kw}=True` needs Alembic {since} and the project pins `{}` in {}",
+            pin.written, pin.origin
+        ),
+        None => format!(
+            "{guard_form}; or, with Alembic {since} or later (revlint found no pinned Alembic version), add `{kw}=True`: `{with_kw}`"
+        ),
+    }
+}
+
+/// Whether a SQL fact is a hazard (an idempotent form exists and is not used).
+fn sql_hazard(f: &SqlFact) -> Option<&'static str> {
+    if f.guarded {
+        return None;
+    }
+    Some(match f.action {
+        Action::Create(Object::View | Object::Function | Object::Procedure | Object::Trigger) => {
+            "fails when it already exists"
+        }
+        Action::Create(Object::Other | Object::Type | Object::Domain) => return None,
+        Action::Create(_) | Action::CreateExtension => "fails when it already exists",
+        Action::CreateEnumType => "fails when the type already exists (DuplicateObject)",
+        Action::Drop(_) => "fails when it is already gone",
+        Action::AddColumn => "fails when the column already exists (DuplicateColumn)",
+        Action::DropColumn => "fails when the column is already gone (UndefinedColumn)",
+        Action::DropConstraint => "fails when the constraint is already gone (UndefinedObject)",
+        Action::AddEnumValue => "fails when the value already exists (DuplicateObject)",
+        _ => return None,
+    })
+}
+
+impl Rule for NonIdempotentDdl {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for project in cx.projects {
+            for m in project.migrations() {
+                for (body, ops) in bodies(cx, m) {
+                    check_body(cx, project, body, ops, out);
+                }
+            }
+        }
+    }
+}
+
+fn check_body(
+    cx: &Context,
+    project: &Project,
+    body: &str,
+    ops: &[Operation],
+    out: &mut Vec<Diagnostic>,
+) {
+    // Tables created by an unguarded statement earlier in this body: what is built on them is
+    // part of the same finding.
+    let mut fresh: Vec<String> = Vec::new();
+    for op in ops {
+        if op.guarded() {
+            continue;
+        }
+        let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint).map(|_| {
+            "the surrounding `try`/`except` does not make it safe on PostgreSQL: the failed statement aborts the transaction and every later statement fails with InFailedSqlTransaction"
+        });
+        match op.kind {
+            OpKind::Sql => {
+                if !postgresql_applies(project, op) {
+                    continue;
+                }
+                for text in &op.sql {
+                    for st in &text.statements {
+                        for f in &st.facts {
+                            let on_fresh = f
+                                .table
+                                .as_deref()
+                                .is_some_and(|t| fresh.contains(&bare_table(t)));
+                            if f.action == Action::Create(Object::Table) && !f.guarded {
+                                fresh.push(bare_table(&f.name));
+                            }
+                            let Some(why) = sql_hazard(f) else {
+                                continue;
+                            };
+                            if on_fresh {
+                                continue;
+                            }
+                            let shown = abbreviate(&text.statement_text(st), 90);
+                            let mut message = format!("`{shown}` {why}, so this migration breaks when it runs twice or two workers run it at once");
+                            if text.partial {
+                                message.push_str(" (part of this SQL is built at run time)");
+                            }
+                            let help = match &f.fix {
+                                Some(fix) => format!("use `{}`", abbreviate(&text.humanize(fix), 140)),
+                                None if f.action == Action::Create(Object::Index) => "name the index and use `CREATE INDEX IF NOT EXISTS <name> ON …` (IF NOT EXISTS needs an index name)".to_string(),
+                                None => "guard it with an existence check".to_string(),
+                            };
+                            let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
+                                .primary(
+                                    text.statement_span(st),
+                                    format!("not idempotent ({body})"),
+                                )
+                                .help(help);
+                            if let Some(n) = swallowed_note {
+                                d = d.note(n);
+                            }
+                            out.push(d);
+                        }
+                    }
+                }
+            }
+            OpKind::Other => {}
+            kind => {
+                let builds_on_fresh = matches!(
+                    kind,
+                    OpKind::CreateIndex
+                        | OpKind::AddColumn
+                        | OpKind::CreateUniqueConstraint
+                        | OpKind::CreateForeignKey
+                ) && op
+                    .table
+                    .as_deref()
+                    .is_some_and(|t| fresh.contains(&bare_table(t)));
+                if kind == OpKind::CreateTable && !op.keyword_guard {
+                    if let Some(t) = &op.table {
+                        fresh.push(bare_table(t));
+                    }
+                }
+                let pg = postgresql_applies(project, op);
+                if kind == OpKind::CreateTable && op.keyword_guard && pg {
+                    // The table is guarded; the types its enum columns create are not.
+                    for e in &op.implicit_enums {
+                        let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
+                        out.push(
+                            Diagnostic::new(
+                                RuleId::NonIdempotentDdl,
+                                format!("this enum column makes `{}` run `CREATE TYPE {name}`, which `if_not_exists=True` does not cover: a second run fails with DuplicateObject and concurrent workers race on pg_type_typname_nsp_index", call_head(cx, op)),
+                            )
+                            .primary(e.span, format!("creates PostgreSQL type {name} ({body})"))
+                            .help(format!("declare the column with `postgresql.ENUM(..., name=\"{name}\", create_type=False)` and create the type first: `postgresql.ENUM(..., name=\"{name}\").create(op.get_bind(), checkfirst=True)`")),
+                        );
+                    }
+                }
+                if op.keyword_guard || builds_on_fresh {
+                    continue;
+                }
+                let head = call_head(cx, op);
+                let mut message = format!(
+                    "`{head}` {}, so this migration breaks when it runs twice or two workers run it at once",
+                    failure(kind)
+                );
+                if let Some(by) = op.table_created_idempotently_by {
+                    message = format!(
+                        "`{head}` {}: `{}` earlier in this revision is skipped when the table exists, but this still runs",
+                        failure(kind),
+                        call_head(cx, &ops[by])
+                    );
+                }
+                let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
+                    .primary(op.callee_span, format!("not idempotent ({body})"))
+                    .help(op_help(cx, project, op));
+                if kind == OpKind::CreateTable && pg {
+                    for e in &op.implicit_enums {
+                        let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
+                        d = d.secondary(
+                            e.span,
+                            format!("also runs CREATE TYPE {name}: concurrent runs race on pg_type_typname_nsp_index"),
+                        );
+                    }
+                }
+                if let Some(n) = swallowed_note {
+                    d = d.note(n);
+                }
+                out.push(d);
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+use super::{abbreviate, bare_table, bodies};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::operation::{OpKind, Operation, SqlText};
+use crate::parse::sql::{Action, Object};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+use crate::source::Span;
+
+pub struct VersionTableEdit;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::VersionTableEdit,
+    category: Category::Migration,
+    summary: "A revision or script drops, truncates, deletes from or updates `alembic_version`",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds SQL that drops, truncates, deletes from or updates Alembic's version table
+(`alembic_version`, or the `version_table=` that `env.py` configures), and
+`op.drop_table("alembic_version")`, in revisions and in the repository's Python, shell and
+SQL scripts. Only SQL that is executed counts: a mention in a comment, a docstring or a log
+message does not, and neither does `SELECT` or widening `version_num`
+(`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`).
+
+## Why is this bad?
+
+The version table is the database's only record of which revisions ran. "Recovery" scripts
+that delete or rewrite it make the record disagree with the schema: the next `upgrade`
+re-runs migrations whose tables already exist, or skips ones that never ran, and the damage
+surfaces deploys later as duplicate-table errors or missing columns.
+
+## Example
+
+```python
+def reset_migrations():
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        Base.metadata.create_all(conn)
+```
+
+## How to fix
+
+Never edit the version table from automation. Fix the revision graph in the repository
+(merge heads with `alembic merge heads`), and when a database really is out of step, inspect
+it and run `alembic stamp <revision>` by hand, once.
+"#,
+};
+
+fn verb(a: Action) -> Option<&'static str> {
+    Some(match a {
+        Action::Drop(Object::Table) => "drops",
+        Action::Truncate => "truncates",
+        Action::Delete => "deletes rows from",
+        Action::Update => "rewrites rows of",
+        _ => return None,
+    })
+}
+
+fn check_sql(tables: &[String], text: &SqlText, who: &str, out: &mut Vec<Diagnostic>) {
+    for st in &text.statements {
+        for f in &st.facts {
+            let Some(v) = verb(f.action) else {
+                continue;
+            };
+            let t = bare_table(&f.name);
+            if !tables.contains(&t) {
+                continue;
+            }
+            out.push(edit(
+                text.statement_span(st),
+                format!(
+                    "{who} {v} `{t}` (`{}`), Alembic's record of which revisions ran: the record and the schema drift apart and the next upgrade re-runs or skips migrations",
+                    abbreviate(&text.statement_text(st), 70)
+                ),
+            ));
+        }
+    }
+}
+
+fn edit(span: Span, message: String) -> Diagnostic {
+    Diagnostic::new(RuleId::VersionTableEdit, message)
+        .primary(span, "edits the version table")
+        .help("never edit the version table in automation: fix the revision graph in the repository, and if a database is really out of step, inspect it and run `alembic stamp <revision>` by hand")
+}
+
+fn check_ops(tables: &[String], ops: &[Operation], who: &str, out: &mut Vec<Diagnostic>) {
+    for op in ops {
+        if op.kind == OpKind::DropTable
+            && op
+                .table
+                .as_deref()
+                .is_some_and(|t| tables.contains(&bare_table(t)))
+        {
+            out.push(edit(
+                op.callee_span,
+                format!(
+                    "{who} drops `{}`, Alembic's record of which revisions ran: the record and the schema drift apart and the next upgrade re-runs or skips migrations",
+                    op.table.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
+        for text in &op.sql {
+            check_sql(tables, text, who, out);
+        }
+    }
+}
+
+impl Rule for VersionTableEdit {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let mut all_tables: Vec<String> = Vec::new();
+        for project in cx.projects {
+            let tables = vec![project.version_table.clone()];
+            all_tables.extend(tables.iter().cloned());
+            for m in project.migrations() {
+                let who = if m.revision.is_some() {
+                    "this revision"
+                } else {
+                    "this file"
+                };
+                for (_, ops) in bodies(cx, m) {
+                    check_ops(&tables, ops, who, out);
+                }
+            }
+            check_ops(&tables, &project.env_ops, "env.py", out);
+        }
+        if all_tables.is_empty() {
+            all_tables.push("alembic_version".into());
+        }
+        all_tables.sort();
+        all_tables.dedup();
+        for s in cx.scripts {
+            check_ops(&all_tables, &s.ops, "this script", out);
+            for text in &s.sql {
+                check_sql(&all_tables, text, "this script", out);
+            }
+        }
+    }
+}
