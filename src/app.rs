@@ -72,6 +72,7 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         .unwrap_or_else(|| options.discover.cwd.clone());
     let loaded = config::find(&start)?;
     let mut rule_options = options.rules.clone();
+    let mut select = options.select.clone();
     let mut discover_options = options.discover.clone();
     if let Some(l) = &loaded {
         let f = &l.options;
@@ -81,10 +82,16 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
             .provisioned_extensions
             .extend(f.provisioned_extensions.iter().flatten().cloned());
         rule_options.postgresql_version = rule_options.postgresql_version.or(f.postgresql_version);
+        for id in f.ignore.iter().flatten() {
+            let rule: RuleId = id
+                .parse()
+                .map_err(|e| UsageError(format!("{} `ignore`: {e}", l.path.display())))?;
+            select.retain(|r| *r != rule);
+        }
     }
-    discover_options.read_bodies = options.select.iter().any(|r| r.reads_operations());
+    discover_options.read_bodies = select.iter().any(|r| r.reads_operations());
     discover_options.include_downgrade = rule_options.include_downgrade;
-    discover_options.scan_scripts = options.select.contains(&RuleId::VersionTableEdit);
+    discover_options.scan_scripts = select.contains(&RuleId::VersionTableEdit);
     let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects
@@ -100,7 +107,7 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         options: &rule_options,
         cwd: &options.discover.cwd,
     };
-    let mut diagnostics = rules::run(&cx, &options.select);
+    let mut diagnostics = rules::run(&cx, &select);
     if !options.discover.paths.is_empty() {
         let selected = &discovered.selected;
         diagnostics.retain(|d| {

@@ -20,6 +20,8 @@ pub struct FileOptions {
     pub include_downgrade: Option<bool>,
     /// Multiple heads are intentional in this repository.
     pub allow_multiple_heads: Option<bool>,
+    /// Rules not to run (ids, as `--ignore` takes them).
+    pub ignore: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]

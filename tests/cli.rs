@@ -272,3 +272,96 @@ fn no_project_found_is_not_an_error() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("no Alembic project found"));
 }
+
+/// A one-revision project whose upgrade() has a bare `op.create_table`, inside a git repo so
+/// settings discovery stops at its root.
+fn bare_create_table_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".git")).unwrap();
+    std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
+    std::fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("migrations/env.py"), "from alembic import context\n").unwrap();
+    std::fs::write(
+        d.join("migrations/versions/aaaa00000001_t.py"),
+        "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn settings_file_ignores_rules_and_rejects_unknown_keys() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stdout(&o).contains("error[non-idempotent-ddl]"));
+
+    std::fs::write(
+        d.join("revlint.toml"),
+        "ignore = [\"non-idempotent-ddl\"]\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check", "--format", "concise", "--verbose"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("settings file:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("revlint.toml"), "{}", stderr(&o));
+
+    std::fs::write(
+        d.join("revlint.toml"),
+        "\nprovisioned-extension = [\"postgis\"]\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("revlint.toml:2:1") && e.contains("unknown field"),
+        "{e}"
+    );
+
+    std::fs::write(d.join("revlint.toml"), "ignore = [\"no-such-rule\"]\n").unwrap();
+    let o = revlint(d, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown rule `no-such-rule`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn verbose_reports_sql_classification_and_pin() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    std::fs::write(d.join("requirements.txt"), "alembic==1.13.2\n").unwrap();
+    std::fs::write(
+        d.join("migrations/versions/bbbb00000002_sql.py"),
+        "from alembic import op\nrevision = 'bbbb00000002'\ndown_revision = 'aaaa00000001'\n\ndef upgrade():\n    op.execute(\"CREATE TABLE IF NOT EXISTS u (id int); SELECT 1 FROM DUAL WHERE `x`\")\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check", "--format", "concise", "--verbose"]);
+    let e = stderr(&o);
+    assert!(
+        e.contains("alembic 1.13.2 (`alembic==1.13.2` in requirements.txt:1)"),
+        "{e}"
+    );
+    assert!(
+        e.contains("SQL: 1 strings, 2 statements: 1 parsed by PostgreSQL's parser, 0 recognised by keywords, 1 not classified"),
+        "{e}"
+    );
+    // The pinned 1.13.2 lacks create_table(if_not_exists=...): the help suggests a guard.
+    let o = revlint(d, &["check", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let help = v["diagnostics"][0]["help"].as_str().unwrap();
+    assert!(
+        help.starts_with("guard it: `if not sa.inspect(op.get_bind()).has_table(\"t\"):`"),
+        "{help}"
+    );
+    assert!(help.contains("needs Alembic 1.13.3"), "{help}");
+}

@@ -216,3 +216,58 @@ fn chain_of_100000_revisions() {
     let r = common::lint_dir(dir.path(), Some(&[RuleId::RevisionCycle]));
     assert_eq!(rules(&r), [RuleId::RevisionCycle]);
 }
+
+/// A revision whose upgrade() runs `sql` through `op.execute`.
+fn sql_revision(id: &str, down: Option<&str>, sql: &str) -> String {
+    let down = down.map(|d| format!("'{d}'")).unwrap_or("None".into());
+    format!(
+        "from alembic import op\nrevision = '{id}'\ndown_revision = {down}\n\ndef upgrade():\n    op.execute({sql})\n"
+    )
+}
+
+#[test]
+fn huge_unterminated_and_non_sql_strings_in_op_execute() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = project(dir.path());
+    // 1 MB of SQL in one string: one INSERT with many rows, then a bare CREATE TABLE.
+    let rows = vec!["(1, 'x')"; 100_000].join(", ");
+    let big =
+        format!("\"\"\"INSERT INTO t (a, b) VALUES {rows};\nCREATE TABLE big_one (id int)\"\"\"");
+    assert!(big.len() > 1_000_000);
+    fs::write(
+        v.join("aaaa00000001_big.py"),
+        sql_revision("aaaa00000001", None, &big),
+    )
+    .unwrap();
+    // Unterminated dollar quote, then a statement that would be a finding if it were read.
+    fs::write(
+        v.join("bbbb00000002_dollar.py"),
+        sql_revision(
+            "bbbb00000002",
+            Some("aaaa00000001"),
+            "\"DO $$ BEGIN CREATE TABLE x (id int); END\"",
+        ),
+    )
+    .unwrap();
+    // Not SQL at all.
+    fs::write(
+        v.join("cccc00000003_prose.py"),
+        sql_revision(
+            "cccc00000003",
+            Some("bbbb00000002"),
+            "\"please drop everything, thanks\"",
+        ),
+    )
+    .unwrap();
+    let r = common::lint_dir(dir.path(), None);
+    let lines = common::finding_lines(&r);
+    // The big string is read to its end: the CREATE TABLE after 1 MB of INSERT is found, on
+    // the string's second line.
+    assert_eq!(
+        lines,
+        vec!["non-idempotent-ddl migrations/versions/aaaa00000001_big.py:7".to_string()],
+        "{lines:?}"
+    );
+    // The unterminated and non-SQL strings are counted as unclassified, not guessed at.
+    assert!(r.sql_stats.unknown >= 2, "{:?}", r.sql_stats);
+}
