@@ -356,7 +356,12 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
         } else {
             Vec::new()
         };
-        let mut uses = extension::uses_in_call(file, call, imports);
+        // An executor's own SQL is read below; its arguments are not column definitions.
+        let mut uses = if kind == OpKind::Sql {
+            Vec::new()
+        } else {
+            extension::uses_in_call(file, call, imports)
+        };
         for t in &sql {
             for st in &t.statements {
                 uses.extend(extension::uses_in_sql(t.statement_span(st), st));

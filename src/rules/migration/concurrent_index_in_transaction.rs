@@ -16,7 +16,8 @@ static META: RuleMeta = RuleMeta {
 Finds `op.create_index(..., postgresql_concurrently=True)`,
 `op.drop_index(..., postgresql_concurrently=True)` and raw `CREATE INDEX CONCURRENTLY`,
 `DROP INDEX CONCURRENTLY` and `REINDEX … CONCURRENTLY` that are not inside
-`with op.get_context().autocommit_block():`.
+`with op.get_context().autocommit_block():`. Statements after an `op.execute("COMMIT")` in the
+same body are not reported: that older idiom ends the transaction by hand.
 
 ## Why is this bad?
 
@@ -62,8 +63,22 @@ impl Rule for ConcurrentIndexInTransaction {
         for project in cx.projects {
             for m in project.migrations() {
                 for (body, ops) in bodies(cx, m) {
+                    // `op.execute("COMMIT")` ends Alembic's transaction; the driver does not
+                    // notice, so what follows runs outside a transaction block (an old idiom
+                    // that predates autocommit_block()).
+                    let mut committed = false;
                     for op in ops {
-                        if op.context.autocommit || !postgresql_applies(project, op) {
+                        let ends_transaction = op.sql.iter().any(|t| {
+                            t.statements.iter().any(|st| {
+                                let w = t.text[st.start..st.end].trim_start().to_ascii_uppercase();
+                                w.starts_with("COMMIT") || w == "END" || w.starts_with("END ")
+                            })
+                        });
+                        if ends_transaction {
+                            committed = true;
+                            continue;
+                        }
+                        if committed || op.context.autocommit || !postgresql_applies(project, op) {
                             continue;
                         }
                         if matches!(op.kind, OpKind::CreateIndex | OpKind::DropIndex)
