@@ -55,6 +55,33 @@ impl LintResult {
             .count()
     }
 
+    /// SQL statements no classifier could read: where they are and why PostgreSQL's parser
+    /// refused them, in file order.
+    pub fn unclassified_sql(&self) -> Vec<(crate::source::Span, String)> {
+        let mut out = Vec::new();
+        let mut add = |t: &crate::model::operation::SqlText| {
+            for st in &t.statements {
+                if st.classified == crate::parse::sql::Classified::Unknown {
+                    let why = st.parse_error.clone().unwrap_or_else(|| {
+                        "a DO block whose control flow revlint does not follow".into()
+                    });
+                    out.push((t.statement_span(st), why));
+                }
+            }
+        };
+        for p in &self.discovered.projects {
+            for m in p.migrations() {
+                for op in m.upgrade_ops.iter().chain(&m.downgrade_ops) {
+                    op.sql.iter().for_each(&mut add);
+                }
+            }
+        }
+        for s in &self.discovered.scripts {
+            s.sql.iter().for_each(&mut add);
+        }
+        out
+    }
+
     /// Whether any finding is at or above `fail_on`.
     pub fn fails(&self, fail_on: Severity) -> bool {
         self.diagnostics.iter().any(|d| d.severity >= fail_on)

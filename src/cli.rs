@@ -260,6 +260,16 @@ fn verbose(result: &LintResult) {
         "SQL: {} strings, {} statements: {} parsed by PostgreSQL's parser, {} recognised by keywords, {} not classified (no finding drawn from them)",
         s.strings, s.statements, s.parsed, s.keywords, s.unknown
     );
+    let db = &result.discovered.db;
+    for (span, why) in result.unclassified_sql() {
+        let f = db.get(span.file);
+        let at = f.line_col(span.start);
+        let _ = writeln!(
+            err,
+            "  {}:{}:{}: SQL not classified: {why}",
+            f.display, at.line, at.column
+        );
+    }
 }
 
 fn parse_rules(ids: &[String]) -> Result<Vec<RuleId>, Failure> {

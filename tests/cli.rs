@@ -355,6 +355,12 @@ fn verbose_reports_sql_classification_and_pin() {
         e.contains("SQL: 1 strings, 2 statements: 1 parsed by PostgreSQL's parser, 0 recognised by keywords, 1 not classified"),
         "{e}"
     );
+    // Each unclassified statement is listed with its position and the parser's reason.
+    assert!(
+        e.contains("migrations/versions/bbbb00000002_sql.py:6:")
+            && e.contains("SQL not classified: syntax error"),
+        "{e}"
+    );
     // The pinned 1.13.2 lacks create_table(if_not_exists=...): the help suggests a guard.
     let o = revlint(d, &["check", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
