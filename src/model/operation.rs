@@ -465,3 +465,81 @@ fn implicit_enums(file: FileId, call: &PyExpr, imports: &[Import]) -> Vec<Implic
     });
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::python::{parse_module, Wants};
+
+    fn ops(body: &str) -> Vec<Operation> {
+        let src = format!(
+            "from alembic import op\nimport sqlalchemy as sa\nSQL = 'DROP TABLE legacy'\n\ndef upgrade():\n{}\n",
+            body.lines()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let m = parse_module(
+            &src,
+            Wants {
+                bodies: true,
+                ..Default::default()
+            },
+        );
+        let f = m.functions.iter().find(|f| f.name == "upgrade").unwrap();
+        operations(FileId(0), &f.calls, &m.imports)
+    }
+
+    #[test]
+    fn batch_alias_autocommit_and_keywords() {
+        let o = ops("with op.batch_alter_table('users', recreate='never') as b:\n    b.add_column(sa.Column('tz', sa.String()))\nwith op.get_context().autocommit_block():\n    op.create_index('ix', 't', ['a'], postgresql_concurrently=True, if_not_exists=True)");
+        assert_eq!(o[0].kind, OpKind::AddColumn);
+        assert_eq!(o[0].table.as_deref(), Some("users"));
+        assert_eq!(o[0].object.as_deref(), Some("tz"));
+        assert!(o[0].context.batch.is_some());
+        assert_eq!(o[1].kind, OpKind::CreateIndex);
+        assert!(o[1].context.autocommit && o[1].concurrently && o[1].keyword_guard);
+    }
+
+    #[test]
+    fn guards_early_returns_and_swallowed_errors() {
+        let o = ops("insp = sa.inspect(op.get_bind())\ntables = insp.get_table_names()\nif 'a' not in tables:\n    op.create_table('a')\nop.create_table('b')\ntry:\n    op.create_table('c')\nexcept sa.exc.ProgrammingError:\n    pass\nif insp.has_table('d'):\n    return\nop.create_table('d')");
+        let by = |t: &str| o.iter().find(|x| x.table.as_deref() == Some(t)).unwrap();
+        assert!(by("a").guarded());
+        assert!(!by("b").guarded());
+        assert!(!by("c").guarded() && by("c").context.swallowed.is_some());
+        assert!(
+            by("d").guarded(),
+            "after an early return under an existence check"
+        );
+    }
+
+    #[test]
+    fn sql_sources_and_what_is_not_sql() {
+        let o = ops("op.execute(sa.text('CREATE TABLE a (id int)'))\nconn = op.get_bind()\nconn.execute(SQL)\nop.create_table('t', sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()')))\nop.execute(f\"DROP TABLE {name}\")");
+        let sql: Vec<_> = o.iter().flat_map(|x| x.sql.iter()).collect();
+        assert_eq!(sql.len(), 3, "{sql:?}");
+        assert_eq!(sql[0].text, "CREATE TABLE a (id int)");
+        // A module constant, reported where it was written.
+        assert_eq!(sql[1].text, "DROP TABLE legacy");
+        assert!(sql[2].partial);
+        // The server default's text() is part of create_table, not a statement of its own.
+        let ct = o.iter().find(|x| x.kind == OpKind::CreateTable).unwrap();
+        assert!(ct.sql.is_empty());
+    }
+
+    #[test]
+    fn dialect_branches_and_tables_created_here() {
+        let o = ops("if op.get_bind().dialect.name == 'postgresql':\n    op.execute('CREATE INDEX i ON t (a)')\nelse:\n    op.execute('CREATE INDEX i ON t (a)')\nop.create_table('n')\nop.create_index('ix_n', 'n', ['a'])");
+        assert_eq!(o[0].context.dialect, Some(("postgresql".into(), true)));
+        assert_eq!(o[1].context.dialect, Some(("postgresql".into(), false)));
+        assert_eq!(o[3].table_created_by, Some(2));
+    }
+
+    #[test]
+    fn implicit_enum_types() {
+        let o = ops("op.create_table('t', sa.Column('a', sa.Enum('x', name='a_kind')), sa.Column('b', sa.Enum('y', name='b_kind', native_enum=False)), sa.Column('c', sa.Enum('z', name='c_kind', create_type=False)))");
+        let names: Vec<_> = o[0].implicit_enums.iter().map(|e| e.name.clone()).collect();
+        assert_eq!(names, vec![Some("a_kind".to_string())]);
+    }
+}
