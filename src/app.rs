@@ -25,9 +25,10 @@ impl LintOptions {
                 paths,
                 config: None,
                 cwd,
-                read_bodies: true,
+                // `lint` turns these on for the rules it runs; graph views need neither.
+                read_bodies: false,
                 include_downgrade: false,
-                scan_scripts: true,
+                scan_scripts: false,
             },
             select: RuleId::all().collect(),
             rules: RuleOptions::default(),

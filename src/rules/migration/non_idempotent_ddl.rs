@@ -30,7 +30,9 @@ An operation inside an `if` that checks existence (`inspector.has_table`, `get_c
 `get_indexes`, a helper named `*exists*`/`has_*`, a query on `information_schema`,
 `pg_catalog` or `to_regclass`), or after an early `return` under such a check, is idempotent.
 An index, column or constraint on a table created by an unguarded `create_table` earlier in
-the same revision is reported once, at the `create_table`. Raw SQL is read with PostgreSQL's
+the same revision is reported once, at the `create_table`. Creating an object that the same
+body dropped earlier with `IF EXISTS` (`DROP TRIGGER IF EXISTS t ON a; CREATE TRIGGER t …`,
+the idiom before `OR REPLACE`) is idempotent. Raw SQL is read with PostgreSQL's
 own parser; statements it cannot parse, and SQL under a non-PostgreSQL dialect, are not
 judged.
 
@@ -198,6 +200,42 @@ fn sql_hazard(f: &SqlFact) -> Option<&'static str> {
     })
 }
 
+/// The kind of object a guarded `DROP … IF EXISTS` removes.
+fn dropped_kind(f: &SqlFact) -> Option<&'static str> {
+    match f.action {
+        Action::Drop(o) if f.guarded => Some(kind_key(o)),
+        _ => None,
+    }
+}
+
+/// The kind of object a `CREATE` makes.
+fn created_kind(f: &SqlFact) -> Option<&'static str> {
+    match f.action {
+        Action::Create(o) => Some(kind_key(o)),
+        Action::CreateEnumType => Some(kind_key(Object::Type)),
+        Action::CreateExtension => Some(kind_key(Object::Extension)),
+        _ => None,
+    }
+}
+
+fn kind_key(o: Object) -> &'static str {
+    match o {
+        Object::Table => "table",
+        Object::Index => "index",
+        Object::Schema => "schema",
+        Object::Sequence => "sequence",
+        Object::View => "view",
+        Object::MaterializedView => "materialized view",
+        Object::Extension => "extension",
+        Object::Function => "function",
+        Object::Procedure => "procedure",
+        Object::Trigger => "trigger",
+        Object::Type => "type",
+        Object::Domain => "domain",
+        Object::Other => "object",
+    }
+}
+
 impl Rule for NonIdempotentDdl {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -224,6 +262,9 @@ fn check_body(
     // Tables created by an unguarded statement earlier in this body: what is built on them is
     // part of the same finding.
     let mut fresh: Vec<String> = Vec::new();
+    // Objects dropped with IF EXISTS earlier in this body: creating them again afterwards is
+    // the pre-`OR REPLACE` idiom (`DROP TRIGGER IF EXISTS t ON a; CREATE TRIGGER t …`).
+    let mut dropped: Vec<(&'static str, String)> = Vec::new();
     for op in ops {
         if op.guarded() {
             continue;
@@ -239,6 +280,14 @@ fn check_body(
                 for text in &op.sql {
                     for st in &text.statements {
                         for f in &st.facts {
+                            if let Some(k) = dropped_kind(f) {
+                                dropped.push((k, bare_table(&f.name)));
+                            }
+                            if created_kind(f)
+                                .is_some_and(|k| dropped.contains(&(k, bare_table(&f.name))))
+                            {
+                                continue;
+                            }
                             let on_fresh = f
                                 .table
                                 .as_deref()
@@ -278,6 +327,25 @@ fn check_body(
             }
             OpKind::Other => {}
             kind => {
+                let name = match kind {
+                    OpKind::CreateIndex | OpKind::DropIndex => op.object.as_deref(),
+                    _ => op.table.as_deref(),
+                };
+                let key = match kind {
+                    OpKind::CreateTable | OpKind::DropTable => Some("table"),
+                    OpKind::CreateIndex | OpKind::DropIndex => Some("index"),
+                    _ => None,
+                };
+                if let (Some(k), Some(n)) = (key, name) {
+                    let n = bare_table(n);
+                    if matches!(kind, OpKind::DropTable | OpKind::DropIndex) && op.keyword_guard {
+                        dropped.push((k, n));
+                    } else if matches!(kind, OpKind::CreateTable | OpKind::CreateIndex)
+                        && dropped.contains(&(k, n))
+                    {
+                        continue;
+                    }
+                }
                 let builds_on_fresh = matches!(
                     kind,
                     OpKind::CreateIndex
