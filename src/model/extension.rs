@@ -167,6 +167,24 @@ fn for_python(resolved: &str, last: &str) -> Option<(&'static str, bool)> {
     })
 }
 
+/// Names that may stand for an extension's type (checked before resolving imports).
+const TYPE_NAMES: [&str; 14] = [
+    "Geometry",
+    "Geography",
+    "Raster",
+    "Vector",
+    "VECTOR",
+    "HALFVEC",
+    "SPARSEVEC",
+    "HalfVector",
+    "SparseVector",
+    "CITEXT",
+    "CIText",
+    "HSTORE",
+    "LtreeType",
+    "LTREE",
+];
+
 /// Extension uses in a call's arguments: types from imported packages, `func.*` calls,
 /// `text(...)` SQL expressions, `postgresql_using` / `postgresql_ops`.
 pub fn uses_in_call(file: FileId, call: &PyExpr, imports: &[Import]) -> Vec<ExtensionUse> {
@@ -176,8 +194,14 @@ pub fn uses_in_call(file: FileId, call: &PyExpr, imports: &[Import]) -> Vec<Exte
         match &e.kind {
             ExprKind::Name(path) | ExprKind::Call { callee: path, .. } if !path.is_empty() => {
                 let last = path.last().map(|l| l.trim_end_matches("()")).unwrap_or("");
-                let resolved = resolve(path, imports);
-                if let Some((ext, core)) = for_python(&resolved, last) {
+                let interesting = TYPE_NAMES.contains(&last) || path.iter().any(|p| p == "func");
+                let found = if interesting {
+                    let resolved = resolve(path, imports);
+                    for_python(&resolved, last).map(|f| (f, resolved))
+                } else {
+                    None
+                };
+                if let Some(((ext, core), resolved)) = found {
                     let what =
                         if matches!(e.kind, ExprKind::Call { .. }) && resolved.contains("func.") {
                             format!("`{last}()`")
@@ -195,7 +219,11 @@ pub fn uses_in_call(file: FileId, call: &PyExpr, imports: &[Import]) -> Vec<Exte
                 // text("uuid_generate_v4()") in a server_default, index expression, …
                 if let ExprKind::Call { callee, .. } = &e.kind {
                     if callee.last().is_some_and(|l| l == "text") {
-                        if let Some(s) = e.positional(0).and_then(|a| a.as_str()) {
+                        if let Some(s) = e
+                            .positional(0)
+                            .and_then(|a| a.as_str())
+                            .filter(|s| sql::may_use_extension(s))
+                        {
                             let wrapped = format!("SELECT {s}");
                             for st in sql::analyse(&wrapped) {
                                 out.extend(uses_in_sql(span, &st));

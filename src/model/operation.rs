@@ -151,8 +151,8 @@ pub struct Operation {
     /// The whole call.
     pub span: Span,
     pub callee_span: Span,
-    /// The call as written (arguments and their spans).
-    pub call: PyExpr,
+    /// The first argument as written (for messages that quote the call).
+    pub first_arg: Option<Span>,
     /// The table acted on.
     pub table: Option<String>,
     /// The index, column or constraint acted on.
@@ -372,7 +372,12 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
             method,
             span: Span::new(file, call.start, call.end),
             callee_span: Span::new(file, callee_span.0, callee_span.1),
-            call: call.clone(),
+            first_arg: match &call.kind {
+                ExprKind::Call { args, .. } => args
+                    .first()
+                    .map(|a| Span::new(file, a.value.start, a.value.end)),
+                _ => None,
+            },
             table,
             object,
             keyword_guard,
@@ -385,6 +390,8 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
             table_created_idempotently_by: None,
         });
     }
+    // Calls revlint has no policy for are kept only for what they use or run.
+    ops.retain(|o| o.kind != OpKind::Other || !o.uses.is_empty() || !o.sql.is_empty());
     link_created_tables(&mut ops);
     ops
 }

@@ -151,6 +151,12 @@ const USE_HINTS: [&str; 20] = [
     "hnsw",
 ];
 
+/// Whether `sql` mentions a word some extension provides (a cheap test before parsing).
+pub fn may_use_extension(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    USE_HINTS.iter().any(|h| lower.contains(h))
+}
+
 /// Classify every statement in `sql`.
 pub fn analyse(sql: &str) -> Vec<SqlStatement> {
     let normalized = normalize_placeholders(sql);
@@ -418,7 +424,9 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
     let stmt = &text[start..end];
     // Fixes are written on the original text (same offsets, placeholders as the user wrote them).
     let ostmt = &orig[start..end];
-    let toks = tokens(stmt);
+    // Tokens are needed only to write a fix; most statements never ask.
+    let cell = std::cell::OnceCell::new();
+    let toks = || -> &[ScanToken] { cell.get_or_init(|| tokens(stmt)) };
     let mut facts = Vec::new();
     let mut fact = |action, name: String, table: Option<String>, guarded, concurrently, fix| {
         facts.push(SqlFact {
@@ -432,14 +440,14 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
     };
     let after_create = |skip: &[&str]| -> Option<usize> {
         // Index just past the object keywords following CREATE [OR REPLACE] [modifiers].
-        let i = skip_words(stmt, &toks, 1, skip);
+        let i = skip_words(stmt, toks(), 1, skip);
         Some(i)
     };
     match node {
         NodeEnum::CreateStmt(c) => {
             let at = after_create(&["GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "TABLE"]);
             let fix = (!c.if_not_exists)
-                .then(|| at.and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS")))
+                .then(|| at.and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS")))
                 .flatten();
             fact(
                 Action::Create(Object::Table),
@@ -472,7 +480,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                 .map(|i| range_name(&i.rel))
                 .unwrap_or_default();
             let fix = (!c.if_not_exists)
-                .then(|| at.and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS")))
+                .then(|| at.and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS")))
                 .flatten();
             fact(
                 Action::Create(object),
@@ -484,10 +492,10 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             );
         }
         NodeEnum::IndexStmt(ix) => {
-            let i = skip_words(stmt, &toks, 1, &["UNIQUE", "INDEX", "CONCURRENTLY"]);
+            let i = skip_words(stmt, toks(), 1, &["UNIQUE", "INDEX", "CONCURRENTLY"]);
             let named = !ix.idxname.is_empty();
             let fix = (!ix.if_not_exists && named)
-                .then(|| insert_before(ostmt, &toks, i, "IF NOT EXISTS"))
+                .then(|| insert_before(ostmt, toks(), i, "IF NOT EXISTS"))
                 .flatten();
             fact(
                 Action::Create(Object::Index),
@@ -500,7 +508,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         }
         NodeEnum::CreateSchemaStmt(s) => {
             let fix = (!s.if_not_exists)
-                .then(|| insert_before(ostmt, &toks, 2, "IF NOT EXISTS"))
+                .then(|| insert_before(ostmt, toks(), 2, "IF NOT EXISTS"))
                 .flatten();
             fact(
                 Action::Create(Object::Schema),
@@ -514,12 +522,12 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         NodeEnum::CreateSeqStmt(s) => {
             let i = skip_words(
                 stmt,
-                &toks,
+                toks(),
                 1,
                 &["TEMP", "TEMPORARY", "UNLOGGED", "SEQUENCE"],
             );
             let fix = (!s.if_not_exists)
-                .then(|| insert_before(ostmt, &toks, i, "IF NOT EXISTS"))
+                .then(|| insert_before(ostmt, toks(), i, "IF NOT EXISTS"))
                 .flatten();
             fact(
                 Action::Create(Object::Sequence),
@@ -532,7 +540,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         }
         NodeEnum::CreateExtensionStmt(e) => {
             let fix = (!e.if_not_exists)
-                .then(|| insert_before(ostmt, &toks, 2, "IF NOT EXISTS"))
+                .then(|| insert_before(ostmt, toks(), 2, "IF NOT EXISTS"))
                 .flatten();
             fact(
                 Action::CreateExtension,
@@ -545,7 +553,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         }
         NodeEnum::ViewStmt(v) => {
             let fix = (!v.replace)
-                .then(|| insert_before(ostmt, &toks, 1, "OR REPLACE"))
+                .then(|| insert_before(ostmt, toks(), 1, "OR REPLACE"))
                 .flatten();
             fact(
                 Action::Create(Object::View),
@@ -563,7 +571,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                 Object::Function
             };
             let fix = (!f.replace)
-                .then(|| insert_before(ostmt, &toks, 1, "OR REPLACE"))
+                .then(|| insert_before(ostmt, toks(), 1, "OR REPLACE"))
                 .flatten();
             fact(
                 Action::Create(object),
@@ -577,7 +585,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         NodeEnum::CreateTrigStmt(t) => {
             // CREATE OR REPLACE is not allowed for constraint triggers.
             let fix = (!t.replace && !t.isconstraint)
-                .then(|| insert_before(ostmt, &toks, 1, "OR REPLACE"))
+                .then(|| insert_before(ostmt, toks(), 1, "OR REPLACE"))
                 .flatten();
             fact(
                 Action::Create(Object::Trigger),
@@ -603,12 +611,12 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             );
         }
         NodeEnum::AlterEnumStmt(e) if !e.new_val.is_empty() && e.old_val.is_empty() => {
-            let i = toks
+            let i = toks()
                 .iter()
                 .position(|t| is_kw(stmt, t, "VALUE"))
                 .map(|p| p + 1);
             let fix = (!e.skip_if_new_val_exists)
-                .then(|| i.and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS")))
+                .then(|| i.and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS")))
                 .flatten();
             fact(
                 Action::AddEnumValue,
@@ -621,8 +629,8 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         }
         NodeEnum::AlterTableStmt(a) if a.objtype == ObjectType::ObjectTable as i32 => {
             let table = range_name(&a.relation);
-            let mut adds = command_tokens(stmt, &toks, "ADD").into_iter();
-            let mut drops = command_tokens(stmt, &toks, "DROP").into_iter();
+            let mut adds = command_tokens(stmt, toks(), "ADD").into_iter();
+            let mut drops = command_tokens(stmt, toks(), "DROP").into_iter();
             for cmd in &a.cmds {
                 let Some(NodeEnum::AlterTableCmd(c)) = cmd.node.as_ref() else {
                     continue;
@@ -637,8 +645,8 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                         };
                         let fix = (!c.missing_ok)
                             .then(|| {
-                                at.map(|i| skip_words(stmt, &toks, i + 1, &["COLUMN"]))
-                                    .and_then(|i| insert_before(ostmt, &toks, i, "IF NOT EXISTS"))
+                                at.map(|i| skip_words(stmt, toks(), i + 1, &["COLUMN"]))
+                                    .and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS"))
                             })
                             .flatten();
                         fact(
@@ -659,8 +667,8 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                         };
                         let fix = (!c.missing_ok)
                             .then(|| {
-                                at.map(|i| skip_words(stmt, &toks, i + 1, &[skip]))
-                                    .and_then(|i| insert_before(ostmt, &toks, i, "IF EXISTS"))
+                                at.map(|i| skip_words(stmt, toks(), i + 1, &[skip]))
+                                    .and_then(|i| insert_before(ostmt, toks(), i, "IF EXISTS"))
                             })
                             .flatten();
                         fact(
@@ -686,9 +694,9 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             let kw = object.sql();
             let mut skip: Vec<&str> = kw.split(' ').collect();
             skip.extend(["CONCURRENTLY", "FOREIGN"]);
-            let i = skip_words(stmt, &toks, 1, &skip);
+            let i = skip_words(stmt, toks(), 1, &skip);
             let fix = (!d.missing_ok)
-                .then(|| insert_before(ostmt, &toks, i, "IF EXISTS"))
+                .then(|| insert_before(ostmt, toks(), i, "IF EXISTS"))
                 .flatten();
             for name in drop_names(&d.objects) {
                 fact(
@@ -702,7 +710,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             }
         }
         NodeEnum::ReindexStmt(r) => {
-            let concurrently = toks.iter().any(|t| is_kw(stmt, t, "CONCURRENTLY"));
+            let concurrently = toks().iter().any(|t| is_kw(stmt, t, "CONCURRENTLY"));
             let name = if r.name.is_empty() {
                 range_name(&r.relation)
             } else {
@@ -756,7 +764,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
             );
         }
         NodeEnum::DoStmt(_) => {
-            return classify_do(text, start, end, &toks);
+            return classify_do(text, start, end, toks());
         }
         _ => {}
     }

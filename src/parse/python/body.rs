@@ -125,7 +125,7 @@ pub struct CallContext {
     pub autocommit: bool,
     /// Inside `with ….begin_nested():` (a savepoint).
     pub savepoint: bool,
-    pub batch: Option<BatchBlock>,
+    pub batch: Option<std::sync::Arc<BatchBlock>>,
     /// `(dialect, equal)` from an enclosing `if ….dialect.name == "x"` (`equal` false in the
     /// `else` branch or for `!=`).
     pub dialect: Option<(String, bool)>,
@@ -314,10 +314,10 @@ impl<'s> Walker<'s> {
                                 Some(Expr::Name(n)) => n.id.to_string(),
                                 _ => String::new(),
                             };
-                            inner.batch = Some(BatchBlock {
+                            inner.batch = Some(std::sync::Arc::new(BatchBlock {
                                 alias,
                                 call: self.expr(&item.context_expr),
-                            });
+                            }));
                         }
                         _ => self.collect(&item.context_expr, cx),
                     }
@@ -361,6 +361,9 @@ impl<'s> Walker<'s> {
         let mut found = Vec::new();
         calls_in(e, false, &mut found);
         for (call, nested) in found {
+            if !self.may_matter(call, cx) {
+                continue;
+            }
             let call = self.expr(call);
             self.calls.push(CallSite {
                 call,
@@ -368,6 +371,41 @@ impl<'s> Walker<'s> {
                 nested,
             });
         }
+    }
+
+    /// Calls whose meaning revlint may read: `op.*`, a batch alias's methods, SQL executors,
+    /// `text(...)`, and calls configuring a version table. The rest (column and type
+    /// constructors, helpers) are only read as arguments of these.
+    fn may_matter(&self, call: &Expr, cx: &CallContext) -> bool {
+        let Expr::Call(c) = call else {
+            return false;
+        };
+        let (root, last) = match &*c.func {
+            Expr::Attribute(a) => {
+                let mut base = &*a.value;
+                while let Expr::Attribute(inner) = base {
+                    base = &inner.value;
+                }
+                let root = match base {
+                    Expr::Name(n) => n.id.as_str(),
+                    _ => "",
+                };
+                (root, a.attr.as_str())
+            }
+            Expr::Name(n) => ("", n.id.as_str()),
+            _ => return false,
+        };
+        root == "op"
+            || cx.batch.as_ref().is_some_and(|b| b.alias == root)
+            || matches!(
+                last,
+                "execute" | "exec_driver_sql" | "executescript" | "text"
+            )
+            || c.arguments.keywords.iter().any(|k| {
+                k.arg
+                    .as_ref()
+                    .is_some_and(|a| a.as_str() == "version_table")
+            })
     }
 
     fn is_existence_test(&self, e: &Expr) -> bool {

@@ -3,7 +3,6 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::operation::{OpKind, Operation};
 use crate::model::pin::Version;
 use crate::model::project::Project;
-use crate::parse::python::ExprKind;
 use crate::parse::sql::{Action, Object, SqlFact};
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 
@@ -84,13 +83,10 @@ fn keyword(kind: OpKind) -> Option<(&'static str, Version)> {
 /// `op.create_table("users", …)`: the call's head with its first argument.
 fn call_head(cx: &Context, op: &Operation) -> String {
     let callee = source(cx, op.callee_span);
-    let first = match &op.call.kind {
-        ExprKind::Call { args, .. } => args.first().and_then(|a| {
-            let t = &cx.db.get(op.span.file).text[a.value.start..a.value.end];
-            (t.len() <= 40 && !t.contains('\n')).then(|| t.to_string())
-        }),
-        _ => None,
-    };
+    let first = op.first_arg.and_then(|a| {
+        let t = source(cx, a);
+        (t.len() <= 40 && !t.contains('\n')).then(|| t.to_string())
+    });
     match first {
         Some(f) => format!("{callee}({f}, …)"),
         None => format!("{callee}(…)"),
