@@ -119,7 +119,8 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
     }
     discover_options.read_bodies = select.iter().any(|r| r.reads_operations());
     discover_options.include_downgrade = rule_options.include_downgrade;
-    discover_options.scan_scripts = select.contains(&RuleId::VersionTableEdit);
+    discover_options.scan_scripts =
+        select.contains(&RuleId::VersionTableEdit) || select.contains(&RuleId::MissingExtension);
     let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects

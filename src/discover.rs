@@ -25,7 +25,7 @@ pub struct DiscoverOptions {
     pub read_bodies: bool,
     /// Read `downgrade()` too (`--include-downgrade`).
     pub include_downgrade: bool,
-    /// Look for version-table edits in the repository's scripts.
+    /// Read the repository's scripts that touch a version table or create an extension.
     pub scan_scripts: bool,
 }
 
@@ -37,7 +37,8 @@ pub struct Discovered {
     pub walk_issues: Vec<FileIssue>,
     /// Absolute paths whose findings are shown (the command-line paths).
     pub selected: Vec<PathBuf>,
-    /// Python, shell and SQL files outside version locations that run SQL on a version table.
+    /// Python, shell and SQL files outside version locations that run SQL on a version table
+    /// or create an extension.
     pub scripts: Vec<Script>,
 }
 
@@ -169,9 +170,8 @@ fn load_scripts(paths: Vec<PathBuf>, tables: &[String], cwd: &Path, d: &mut Disc
         .filter_map(|p| {
             let text = read_raw(&p).ok()?;
             let lower = text.to_ascii_lowercase();
-            tables
-                .iter()
-                .any(|t| memchr::memmem::find(lower.as_bytes(), t.as_bytes()).is_some())
+            let mentions = |w: &str| memchr::memmem::find(lower.as_bytes(), w.as_bytes()).is_some();
+            (tables.iter().any(|t| mentions(t)) || mentions("create extension"))
                 .then_some((p, text))
         })
         .collect();

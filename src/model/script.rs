@@ -18,7 +18,9 @@ pub struct Script {
 }
 
 /// SQL verbs that start a statement worth classifying in a shell script.
-const VERBS: [&str; 6] = ["drop", "truncate", "delete", "update", "insert", "alter"];
+const VERBS: [&str; 7] = [
+    "drop", "truncate", "delete", "update", "insert", "alter", "create",
+];
 
 impl Script {
     pub fn read(file: FileId, path: &Path, text: &str) -> Script {
@@ -71,12 +73,9 @@ fn shell_sql(file: FileId, text: &str) -> Vec<SqlText> {
         }
         let lead = line.len() - trimmed.len();
         let starts_with_verb = |s: &str| {
-            let first = s
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            VERBS.contains(&first.as_str())
+            let len = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let ends_word = s[len..].chars().next().is_none_or(char::is_whitespace);
+            ends_word && VERBS.contains(&s[..len].to_ascii_lowercase().as_str())
         };
         if starts_with_verb(trimmed) {
             let body = trimmed.trim_end();

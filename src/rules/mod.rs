@@ -117,7 +117,8 @@ pub struct Context<'a> {
     pub projects: &'a [Project],
     pub graphs: &'a [RevisionGraph<'a>],
     pub walk_issues: &'a [FileIssue],
-    /// Scripts outside the version locations that run SQL on a version table.
+    /// Scripts outside the version locations that run SQL on a version table or create an
+    /// extension.
     pub scripts: &'a [Script],
     pub options: &'a RuleOptions,
     /// Working directory, for commands the help text suggests.

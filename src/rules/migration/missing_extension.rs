@@ -5,6 +5,7 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::RevisionGraph;
 use crate::model::extension::provided_by;
 use crate::model::migration::Migration;
+use crate::parse::sql::Action;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 use crate::source::Span;
 
@@ -153,6 +154,21 @@ impl Rule for MissingExtension {
                 .map(|c| c.iter().map(|(e, _, _)| e.clone()).collect())
                 .collect();
             let avail = availability(g, &created);
+            // Extensions created by scripts outside the migrations (init scripts), for the note.
+            let mut by_script: BTreeMap<String, Span> = BTreeMap::new();
+            for script in cx.scripts {
+                for t in &script.sql {
+                    for st in &t.statements {
+                        for f in &st.facts {
+                            if f.action == Action::CreateExtension {
+                                for e in provided_by(&f.name) {
+                                    by_script.entry(e).or_insert(t.statement_span(st));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
             // Where each extension is created anywhere in the project, for the note.
             let mut anywhere: BTreeMap<&str, usize> = BTreeMap::new();
             for (i, c) in per_node.iter().enumerate() {
@@ -222,6 +238,11 @@ impl Rule for MissingExtension {
                                     "created in revision `{}`, which `{id}` does not descend from",
                                     o.id().unwrap_or("?")
                                 ),
+                            );
+                        } else if let Some(span) = by_script.get(ext) {
+                            d = d.secondary(
+                                *span,
+                                "created only here, outside the migrations: a database init script runs only when the data volume is empty",
                             );
                         } else {
                             d = d.note("no revision in this project creates it: an extension created by hand or by a /docker-entrypoint-initdb.d script exists only on some databases, because init scripts run only when the data volume is empty");
