@@ -163,6 +163,21 @@ fn is_script(p: &Path) -> bool {
     )
 }
 
+/// A test suite's file, by its path below the walked folder: tests reset throwaway databases,
+/// version table included, on purpose, so the walk does not read them as scripts.
+fn is_test_path(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name == "conftest.py"
+        || name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || p.components().any(|c| {
+            matches!(
+                c.as_os_str().to_str(),
+                Some("tests" | "test" | "testing" | "spec" | "specs")
+            )
+        })
+}
+
 /// Read candidate scripts in parallel; keep those whose SQL touches a version table.
 fn load_scripts(paths: Vec<PathBuf>, tables: &[String], cwd: &Path, d: &mut Discovered) {
     let read: Vec<(PathBuf, String)> = paths
@@ -334,7 +349,8 @@ fn walk(
                 } else if name == "env.py" {
                     env_pys.insert(e.path().to_path_buf());
                 }
-                if is_script(e.path()) {
+                let below = e.path().strip_prefix(root).unwrap_or(e.path());
+                if is_script(e.path()) && !is_test_path(below) {
                     scripts.insert(e.path().to_path_buf());
                 }
             }

@@ -17,7 +17,8 @@ static META: RuleMeta = RuleMeta {
 Finds SQL that drops, truncates, deletes from or updates Alembic's version table
 (`alembic_version`, or the `version_table=` that `env.py` configures), and
 `op.drop_table("alembic_version")`, in revisions and in the repository's Python, shell and
-SQL scripts. Only SQL that is executed counts: a mention in a comment, a docstring or a log
+SQL scripts (test suites excepted: files under `tests/`, `test_*.py`, `*_test.py`,
+`conftest.py` reset throwaway databases on purpose). Only SQL that is executed counts: a mention in a comment, a docstring or a log
 message does not, and neither does `SELECT` or widening `version_num`
 (`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`).
 
