@@ -54,6 +54,9 @@ pub struct Migration {
     pub upgrade_ops: Vec<Operation>,
     /// What `downgrade()` does (only read with `--include-downgrade`).
     pub downgrade_ops: Vec<Operation>,
+    /// The database this revision's SQL is plainly written for, when PostgreSQL's parser
+    /// refused a statement that names another dialect (`mysql`, `sqlite`, `mssql`).
+    pub foreign_sql: Option<&'static str>,
 }
 
 impl Migration {
@@ -93,6 +96,7 @@ impl Migration {
             imports: module.imports.clone(),
             upgrade_ops: Vec::new(),
             downgrade_ops: Vec::new(),
+            foreign_sql: None,
             syntax_errors: module
                 .errors
                 .iter()
@@ -147,6 +151,18 @@ impl Migration {
                 _ => {}
             }
         }
+        m.foreign_sql = m
+            .upgrade_ops
+            .iter()
+            .chain(&m.downgrade_ops)
+            .flat_map(|o| &o.sql)
+            .flat_map(|t| {
+                t.statements
+                    .iter()
+                    .filter(|st| st.classified != crate::parse::sql::Classified::Parser)
+                    .map(move |st| st.text(&t.text))
+            })
+            .find_map(operation::foreign_dialect);
         m
     }
 

@@ -18,6 +18,8 @@ pub enum OpKind {
     DropColumn,
     CreateUniqueConstraint,
     CreateForeignKey,
+    DropConstraint,
+    RenameTable,
     /// `op.execute`, `conn.execute`, `sa.text(...)`: raw SQL.
     Sql,
     Other,
@@ -34,6 +36,8 @@ impl OpKind {
             "drop_column" => OpKind::DropColumn,
             "create_unique_constraint" => OpKind::CreateUniqueConstraint,
             "create_foreign_key" => OpKind::CreateForeignKey,
+            "drop_constraint" => OpKind::DropConstraint,
+            "rename_table" => OpKind::RenameTable,
             _ => OpKind::Other,
         }
     }
@@ -193,6 +197,53 @@ impl Operation {
     }
 }
 
+/// The database a statement PostgreSQL's parser refused was written for, when it says so
+/// plainly (backtick identifiers, `PRAGMA`, `[bracketed]` names, …).
+pub fn foreign_dialect(sql: &str) -> Option<&'static str> {
+    let upper = sql.trim_start().to_ascii_uppercase();
+    let first = upper.split_whitespace().next().unwrap_or("");
+    if first == "PRAGMA" || upper.contains("AUTOINCREMENT") || upper.starts_with("INSERT OR ") {
+        return Some("sqlite");
+    }
+    if first == "EXEC" || upper.contains("SP_RENAME") || has_bracketed_name(sql) {
+        return Some("mssql");
+    }
+    if sql.contains('`')
+        || [
+            "AUTO_INCREMENT",
+            "ENGINE=",
+            "ENGINE =",
+            " MODIFY ",
+            "FOREIGN_KEY_CHECKS",
+            " CHANGE COLUMN ",
+        ]
+        .iter()
+        .any(|m| upper.contains(m))
+    {
+        return Some("mysql");
+    }
+    None
+}
+
+/// `[Name]`: SQL Server's identifier quoting.
+fn has_bracketed_name(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'['
+            && b.get(i + 1)
+                .is_some_and(|n| n.is_ascii_alphabetic() || *n == b'_')
+            && b[i + 1..]
+                .iter()
+                .take_while(|x| x.is_ascii_alphanumeric() || **x == b'_')
+                .count()
+                > 0
+            && b[i + 1..]
+                .iter()
+                .find(|x| !(x.is_ascii_alphanumeric() || **x == b'_'))
+                == Some(&b']')
+    })
+}
+
 /// SQL-statement counts, for `--verbose`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SqlStats {
@@ -344,6 +395,17 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
             (OpKind::CreateUniqueConstraint | OpKind::CreateForeignKey, true) => {
                 (batch_table.clone(), str_arg(call, 0, "constraint_name"))
             }
+            (OpKind::DropConstraint, false) => (
+                str_arg(call, 1, "table_name"),
+                str_arg(call, 0, "constraint_name"),
+            ),
+            (OpKind::DropConstraint, true) => {
+                (batch_table.clone(), str_arg(call, 0, "constraint_name"))
+            }
+            (OpKind::RenameTable, _) => (
+                str_arg(call, 0, "old_table_name"),
+                str_arg(call, 1, "new_table_name"),
+            ),
             _ => (None, None),
         };
         let keyword_guard = call.kwarg("if_not_exists").is_some_and(PyExpr::is_true)

@@ -42,6 +42,8 @@ pub enum Action {
     Delete,
     Update,
     Insert,
+    /// `ALTER … RENAME TO`: `name` is the old name, `table` the new one.
+    Rename(Object),
     /// `ALTER TABLE` commands other than the ones above, on the named table.
     Alter,
     Other,
@@ -446,6 +448,8 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
     match node {
         NodeEnum::CreateStmt(c) => {
             let at = after_create(&["GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "TABLE"]);
+            // A temporary table lives in one session: no other run can collide with it.
+            let temporary = c.relation.as_ref().is_some_and(|r| r.relpersistence == "t");
             let fix = (!c.if_not_exists)
                 .then(|| at.and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS")))
                 .flatten();
@@ -453,7 +457,7 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                 Action::Create(Object::Table),
                 range_name(&c.relation),
                 None,
-                c.if_not_exists,
+                c.if_not_exists || temporary,
                 false,
                 fix,
             );
@@ -629,6 +633,9 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
         }
         NodeEnum::AlterTableStmt(a) if a.objtype == ObjectType::ObjectTable as i32 => {
             let table = range_name(&a.relation);
+            // Insertions for every unguarded ADD COLUMN / DROP COLUMN / DROP CONSTRAINT, so one
+            // rewrite fixes the whole statement.
+            let mut inserts: Vec<(usize, &str)> = Vec::new();
             let mut adds = command_tokens(stmt, toks(), "ADD").into_iter();
             let mut drops = command_tokens(stmt, toks(), "DROP").into_iter();
             for cmd in &a.cmds {
@@ -643,19 +650,20 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                             Some(NodeEnum::ColumnDef(cd)) => cd.colname.clone(),
                             _ => String::new(),
                         };
-                        let fix = (!c.missing_ok)
-                            .then(|| {
+                        if !c.missing_ok {
+                            if let Some(i) =
                                 at.map(|i| skip_words(stmt, toks(), i + 1, &["COLUMN"]))
-                                    .and_then(|i| insert_before(ostmt, toks(), i, "IF NOT EXISTS"))
-                            })
-                            .flatten();
+                            {
+                                inserts.push((i, "IF NOT EXISTS"));
+                            }
+                        }
                         fact(
                             Action::AddColumn,
                             name,
                             Some(table.clone()),
                             c.missing_ok,
                             false,
-                            fix,
+                            None,
                         );
                     }
                     AlterTableType::AtDropColumn | AlterTableType::AtDropConstraint => {
@@ -665,19 +673,18 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                         } else {
                             (Action::DropConstraint, "CONSTRAINT")
                         };
-                        let fix = (!c.missing_ok)
-                            .then(|| {
-                                at.map(|i| skip_words(stmt, toks(), i + 1, &[skip]))
-                                    .and_then(|i| insert_before(ostmt, toks(), i, "IF EXISTS"))
-                            })
-                            .flatten();
+                        if !c.missing_ok {
+                            if let Some(i) = at.map(|i| skip_words(stmt, toks(), i + 1, &[skip])) {
+                                inserts.push((i, "IF EXISTS"));
+                            }
+                        }
                         fact(
                             action,
                             c.name.clone(),
                             Some(table.clone()),
                             c.missing_ok,
                             false,
-                            fix,
+                            None,
                         );
                     }
                     _ => {
@@ -686,6 +693,25 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                         }
                         fact(Action::Alter, table.clone(), None, false, false, None);
                     }
+                }
+            }
+            if !inserts.is_empty() {
+                inserts.sort();
+                let mut fixed = String::with_capacity(ostmt.len() + 16 * inserts.len());
+                let mut last = 0;
+                for (i, what) in inserts {
+                    let Some(t) = toks().get(i) else {
+                        continue;
+                    };
+                    let pos = t.start as usize;
+                    fixed.push_str(&ostmt[last..pos]);
+                    fixed.push_str(what);
+                    fixed.push(' ');
+                    last = pos;
+                }
+                fixed.push_str(&ostmt[last..]);
+                for f in facts.iter_mut().filter(|f| !f.guarded) {
+                    f.fix = Some(fixed.clone());
                 }
             }
         }
@@ -708,6 +734,26 @@ fn classify(orig: &str, text: &str, start: usize, end: usize, node: &NodeEnum) -
                     fix.clone(),
                 );
             }
+        }
+        NodeEnum::RenameStmt(r) if !r.newname.is_empty() && r.subname.is_empty() => {
+            let object = object_of(r.rename_type);
+            let old = match (
+                &r.relation,
+                r.object.as_deref().and_then(|o| o.node.as_ref()),
+            ) {
+                (Some(_), _) => range_name(&r.relation),
+                (None, Some(NodeEnum::List(l))) => dotted(&l.items),
+                (None, Some(NodeEnum::String(s))) => s.sval.clone(),
+                _ => String::new(),
+            };
+            fact(
+                Action::Rename(object),
+                old,
+                Some(r.newname.clone()),
+                true,
+                false,
+                None,
+            );
         }
         NodeEnum::ReindexStmt(r) => {
             let concurrently = toks().iter().any(|t| is_kw(stmt, t, "CONCURRENTLY"));
@@ -1100,26 +1146,35 @@ mod tests {
     }
 
     #[test]
-    fn alter_table_commands_each_get_their_fix() {
+    fn alter_table_commands_share_one_fix() {
         let f = facts("ALTER TABLE t ADD COLUMN a int, ALTER COLUMN b DROP DEFAULT, DROP COLUMN c, ADD CONSTRAINT k UNIQUE (a), DROP CONSTRAINT IF EXISTS x");
         let add = &f[0];
         assert_eq!(add.action, Action::AddColumn);
-        assert_eq!(
-            add.fix.as_deref(),
-            Some("ALTER TABLE t ADD COLUMN IF NOT EXISTS a int, ALTER COLUMN b DROP DEFAULT, DROP COLUMN c, ADD CONSTRAINT k UNIQUE (a), DROP CONSTRAINT IF EXISTS x")
-        );
+        // One rewrite fixes every command of the statement.
+        let both = "ALTER TABLE t ADD COLUMN IF NOT EXISTS a int, ALTER COLUMN b DROP DEFAULT, DROP COLUMN IF EXISTS c, ADD CONSTRAINT k UNIQUE (a), DROP CONSTRAINT IF EXISTS x";
+        assert_eq!(add.fix.as_deref(), Some(both));
         let drop = f.iter().find(|x| x.action == Action::DropColumn).unwrap();
         assert_eq!(drop.name, "c");
-        assert!(drop
-            .fix
-            .as_deref()
-            .unwrap()
-            .contains("DROP COLUMN IF EXISTS c"));
+        assert_eq!(drop.fix.as_deref(), Some(both));
         let dc = f
             .iter()
             .find(|x| x.action == Action::DropConstraint)
             .unwrap();
         assert!(dc.guarded);
+    }
+
+    #[test]
+    fn renames_and_temporary_tables() {
+        let r = one("ALTER TABLE sources RENAME TO sources_tmp");
+        assert_eq!(r.action, Action::Rename(Object::Table));
+        assert_eq!(
+            (r.name.as_str(), r.table.as_deref()),
+            ("sources", Some("sources_tmp"))
+        );
+        let t = one("ALTER TYPE mood RENAME TO mood_old");
+        assert_eq!(t.action, Action::Rename(Object::Type));
+        assert_eq!(t.name, "mood");
+        assert!(one("CREATE TEMP TABLE scratch (id int) ON COMMIT DROP").guarded);
     }
 
     #[test]

@@ -163,18 +163,31 @@ const EXISTENCE_CALLS: [&str; 18] = [
 ];
 
 /// Catalog names whose presence in a query string marks it as an existence check.
-const CATALOG_WORDS: [&str; 11] = [
+const CATALOG_WORDS: [&str; 24] = [
     "information_schema",
     "pg_catalog",
     "to_regclass",
     "to_regtype",
+    "to_regproc",
     "pg_indexes",
     "pg_type",
     "pg_class",
     "pg_extension",
     "pg_constraint",
     "pg_tables",
+    "pg_views",
+    "pg_matviews",
+    "pg_sequences",
+    "pg_policies",
+    "pg_policy",
+    "pg_trigger",
+    "pg_proc",
+    "pg_enum",
+    "pg_attribute",
+    "pg_namespace",
     "sqlite_master",
+    "sqlite_schema",
+    "table_info",
 ];
 
 fn is_existence_name(name: &str) -> bool {
@@ -189,6 +202,8 @@ pub(super) struct Walker<'s> {
     /// Local names bound to a string literal, and names bound to an existence check.
     strings: Vec<(String, PyExpr)>,
     existence_vars: Vec<String>,
+    /// Local names bound to a dialect name (`dialect = bind.dialect.name`).
+    dialect_vars: Vec<String>,
     pub calls: Vec<CallSite>,
 }
 
@@ -198,6 +213,7 @@ impl<'s> Walker<'s> {
             source,
             strings: module_strings,
             existence_vars: Vec::new(),
+            dialect_vars: Vec::new(),
             calls: Vec::new(),
         }
     }
@@ -225,11 +241,16 @@ impl<'s> Walker<'s> {
             Stmt::Assign(a) => {
                 let value = self.expr(&a.value);
                 let existence = self.is_existence_test(&a.value);
+                let names_dialect = is_dialect_name(&a.value);
                 for t in &a.targets {
                     if let Expr::Name(n) = t {
                         let name = n.id.to_string();
                         self.strings.retain(|(k, _)| *k != name);
                         self.existence_vars.retain(|k| *k != name);
+                        self.dialect_vars.retain(|k| *k != name);
+                        if names_dialect {
+                            self.dialect_vars.push(name.clone());
+                        }
                         if matches!(value.kind, ExprKind::Str { .. }) {
                             self.strings.push((name.clone(), value.clone()));
                         }
@@ -262,7 +283,7 @@ impl<'s> Walker<'s> {
             }
             Stmt::If(s) => {
                 let existence = self.is_existence_test(&s.test);
-                let dialect = dialect_test(&s.test);
+                let dialect = self.dialect_test(&s.test);
                 let r = s.range();
                 let guard = existence.then_some((r.start().to_usize(), r.end().to_usize()));
                 let mut body_cx = cx.clone();
@@ -285,7 +306,7 @@ impl<'s> Walker<'s> {
                                 let r = clause.range();
                                 else_cx.guard = Some((r.start().to_usize(), r.end().to_usize()));
                             }
-                            if let Some(d) = dialect_test(t) {
+                            if let Some(d) = self.dialect_test(t) {
                                 else_cx.dialect = Some(d.clone());
                                 previous_dialect = Some(d);
                             }
@@ -340,7 +361,13 @@ impl<'s> Walker<'s> {
             }
             Stmt::For(f) => {
                 self.collect(&f.iter, cx);
-                self.block(&f.body, cx);
+                // Looping over what a catalog query returns only touches what exists.
+                let mut body_cx = cx.clone();
+                if self.is_existence_test(&f.iter) {
+                    let r = f.range();
+                    body_cx.guard = Some((r.start().to_usize(), r.end().to_usize()));
+                }
+                self.block(&f.body, &body_cx);
                 self.block(&f.orelse, cx);
             }
             Stmt::While(w) => {
@@ -532,11 +559,17 @@ impl<'s> Walker<'s> {
             }
             // "..." % args: Python-side formatting.
             Expr::BinOp(b) if matches!(b.op, ast::Operator::Mod) => match self.expr(&b.left).kind {
-                ExprKind::Str { value, pieces, .. } => ExprKind::Str {
-                    value: fill_percent_holes(&value),
-                    partial: true,
-                    pieces,
-                },
+                ExprKind::Str {
+                    value, mut pieces, ..
+                } => {
+                    let filled = fill_percent_holes(&value);
+                    mark_holes(&value, &filled, &mut pieces);
+                    ExprKind::Str {
+                        value: filled,
+                        partial: true,
+                        pieces,
+                    }
+                }
                 _ => ExprKind::Other(vec![self.expr(&b.left), self.expr(&b.right)]),
             },
             // "...".format(...)
@@ -546,11 +579,17 @@ impl<'s> Walker<'s> {
                     unreachable!("matched above")
                 };
                 match self.expr(&a.value).kind {
-                    ExprKind::Str { value, pieces, .. } => ExprKind::Str {
-                        value: fill_brace_holes(&value),
-                        partial: true,
-                        pieces,
-                    },
+                    ExprKind::Str {
+                        value, mut pieces, ..
+                    } => {
+                        let filled = fill_brace_holes(&value);
+                        mark_holes(&value, &filled, &mut pieces);
+                        ExprKind::Str {
+                            value: filled,
+                            partial: true,
+                            pieces,
+                        }
+                    }
                     other => other,
                 }
             }
@@ -609,6 +648,31 @@ impl<'s> Walker<'s> {
             }
         };
         PyExpr { kind, start, end }
+    }
+}
+
+/// Record the runs where `filled` differs from `value` (same length) as holes.
+fn mark_holes(value: &str, filled: &str, pieces: &mut Vec<StrPiece>) {
+    let (a, b) = (value.as_bytes(), filled.as_bytes());
+    let mut i = 0;
+    while i < a.len().min(b.len()) {
+        if a[i] != b[i] {
+            // A hole starts where `_h…` begins in the filled text.
+            let start = i;
+            let mut end = i + 1;
+            while end < b.len() && b[end] == b'h' && end < a.len() {
+                end += 1;
+            }
+            pieces.push(StrPiece {
+                value_start: start,
+                source_start: 0,
+                len: end - start,
+                hole: true,
+            });
+            i = end;
+        } else {
+            i += 1;
+        }
     }
 }
 
@@ -721,34 +785,41 @@ pub(super) fn dotted(e: &Expr) -> Vec<String> {
     }
 }
 
-/// `….dialect.name == "x"` (or `!=`, or `.name` on an engine/bind).
-fn dialect_test(e: &Expr) -> Option<(String, bool)> {
-    let Expr::Compare(c) = e else {
-        return None;
-    };
-    let [op] = &*c.ops else {
-        return None;
-    };
-    let [right] = &*c.comparators else {
-        return None;
-    };
-    let path = dotted(&c.left);
-    let is_dialect = path.last().is_some_and(|l| l == "name")
+/// `….dialect.name` (or `.name` on an engine or bind).
+fn is_dialect_name(e: &Expr) -> bool {
+    let path = dotted(e);
+    path.last().is_some_and(|l| l == "name")
         && path
             .iter()
-            .any(|p| p.contains("dialect") || p.contains("engine") || p.contains("bind"));
-    if !is_dialect {
-        return None;
+            .any(|p| p.contains("dialect") || p.contains("engine") || p.contains("bind"))
+}
+
+impl Walker<'_> {
+    /// `….dialect.name == "x"` (or `!=`, or a variable holding the dialect name).
+    fn dialect_test(&self, e: &Expr) -> Option<(String, bool)> {
+        let Expr::Compare(c) = e else {
+            return None;
+        };
+        let [op] = &*c.ops else {
+            return None;
+        };
+        let [right] = &*c.comparators else {
+            return None;
+        };
+        let is_var = matches!(&*c.left, Expr::Name(n) if self.dialect_vars.iter().any(|v| v == n.id.as_str()));
+        if !is_dialect_name(&c.left) && !is_var {
+            return None;
+        }
+        let Expr::StringLiteral(s) = right else {
+            return None;
+        };
+        let eq = match op {
+            CmpOp::Eq => true,
+            CmpOp::NotEq => false,
+            _ => return None,
+        };
+        Some((s.value.to_str().to_string(), eq))
     }
-    let Expr::StringLiteral(s) = right else {
-        return None;
-    };
-    let eq = match op {
-        CmpOp::Eq => true,
-        CmpOp::NotEq => false,
-        _ => return None,
-    };
-    Some((s.value.to_str().to_string(), eq))
 }
 
 /// Whether an `except` clause catches database errors and carries on without re-raising.

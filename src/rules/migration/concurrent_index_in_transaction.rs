@@ -17,7 +17,8 @@ Finds `op.create_index(..., postgresql_concurrently=True)`,
 `op.drop_index(..., postgresql_concurrently=True)` and raw `CREATE INDEX CONCURRENTLY`,
 `DROP INDEX CONCURRENTLY` and `REINDEX … CONCURRENTLY` that are not inside
 `with op.get_context().autocommit_block():`. Statements after an `op.execute("COMMIT")` in the
-same body are not reported: that older idiom ends the transaction by hand.
+same body are not reported (until an `op.execute("BEGIN")`): that older idiom ends the
+transaction by hand.
 
 ## Why is this bad?
 
@@ -68,17 +69,33 @@ impl Rule for ConcurrentIndexInTransaction {
                     // that predates autocommit_block()).
                     let mut committed = false;
                     for op in ops {
-                        let ends_transaction = op.sql.iter().any(|t| {
-                            t.statements.iter().any(|st| {
-                                let w = t.text[st.start..st.end].trim_start().to_ascii_uppercase();
-                                w.starts_with("COMMIT") || w == "END" || w.starts_with("END ")
+                        // The last transaction-control statement in this call decides.
+                        let control = op
+                            .sql
+                            .iter()
+                            .flat_map(|t| {
+                                t.statements.iter().map(move |st| {
+                                    t.text[st.start..st.end].trim_start().to_ascii_uppercase()
+                                })
                             })
-                        });
-                        if ends_transaction {
-                            committed = true;
+                            .filter_map(|w| {
+                                if w.starts_with("COMMIT") || w == "END" || w.starts_with("END ") {
+                                    Some(true)
+                                } else if w.starts_with("BEGIN")
+                                    || w.starts_with("START TRANSACTION")
+                                {
+                                    Some(false)
+                                } else {
+                                    None
+                                }
+                            })
+                            .next_back();
+                        if let Some(ended) = control {
+                            committed = ended;
                             continue;
                         }
-                        if committed || op.context.autocommit || !postgresql_applies(project, op) {
+                        if committed || op.context.autocommit || !postgresql_applies(project, m, op)
+                        {
                             continue;
                         }
                         if matches!(op.kind, OpKind::CreateIndex | OpKind::DropIndex)

@@ -28,7 +28,10 @@ itself (before the first use) nor any of its ancestors, following `down_revision
 PostgreSQL is older than 13); `gin_trgm_ops`/`gist_trgm_ops`/`similarity()` (pg_trgm);
 `unaccent()` (unaccent); `create_hypertable()` (timescaledb).
 
-`CREATE EXTENSION` run by `env.py` before the migrations counts for every revision. Extensions
+`CREATE EXTENSION` run by `env.py` before the migrations counts for every revision. A missing
+extension is reported at its first use on each path, not again in every descendant; a
+revision whose ancestry revlint cannot resolve (a `down_revision` that names no file) is not
+judged, since the missing parent may create the extension. Extensions
 the platform provides are listed in the configuration:
 `provisioned-extensions = ["postgis"]` in `revlint.toml` or `[tool.revlint]`.
 
@@ -60,10 +63,16 @@ def upgrade() -> None:
 "#,
 };
 
-/// Extensions available at each node after its own upgrade, as a set of names.
-fn availability(g: &RevisionGraph, created: &[Vec<String>]) -> Vec<Vec<String>> {
+/// Extensions available at each node after its own upgrade, as a set of names, and whether
+/// the node's ancestry is uncertain (a parent revlint cannot resolve, here or above).
+fn availability(
+    g: &RevisionGraph,
+    created: &[Vec<String>],
+    unresolved: &[bool],
+) -> (Vec<Vec<String>>, Vec<bool>) {
     let n = g.nodes.len();
     let mut avail: Vec<Option<Vec<String>>> = vec![None; n];
+    let mut uncertain: Vec<bool> = unresolved.to_vec();
     let mut on_stack = vec![false; n];
     for start in 0..n {
         if avail[start].is_some() {
@@ -95,6 +104,7 @@ fn availability(g: &RevisionGraph, created: &[Vec<String>]) -> Vec<Vec<String>> 
                 if let Some(s) = &avail[p] {
                     set.extend(s.iter().cloned());
                 }
+                uncertain[i] |= uncertain[p];
             }
             set.sort();
             set.dedup();
@@ -102,7 +112,10 @@ fn availability(g: &RevisionGraph, created: &[Vec<String>]) -> Vec<Vec<String>> 
             avail[i] = Some(set);
         }
     }
-    avail.into_iter().map(Option::unwrap_or_default).collect()
+    (
+        avail.into_iter().map(Option::unwrap_or_default).collect(),
+        uncertain,
+    )
 }
 
 /// Extensions a revision's upgrade creates, each with the operation index that creates it.
@@ -149,11 +162,32 @@ impl Rule for MissingExtension {
             {
                 continue;
             }
+            // What descendants may take as present: created here, or used here (a missing one
+            // is reported once, at its first use on each path, not again below it).
             let created: Vec<Vec<String>> = per_node
                 .iter()
-                .map(|c| c.iter().map(|(e, _, _)| e.clone()).collect())
+                .zip(&g.nodes)
+                .map(|(c, n)| {
+                    c.iter()
+                        .map(|(e, _, _)| e.clone())
+                        .chain(
+                            n.migration
+                                .upgrade_ops
+                                .iter()
+                                .flat_map(|o| o.uses.iter().map(|u| u.extension.to_string())),
+                        )
+                        .collect()
+                })
                 .collect();
-            let avail = availability(g, &created);
+            let mut unresolved: Vec<bool> = g
+                .nodes
+                .iter()
+                .map(|n| n.migration.parents_unknown())
+                .collect();
+            for d in g.dangling_down.iter().chain(&g.dangling_depends) {
+                unresolved[d.node] = true;
+            }
+            let (avail, uncertain) = availability(g, &created, &unresolved);
             // Extensions created by scripts outside the migrations (init scripts), for the note.
             let mut by_script: BTreeMap<String, Span> = BTreeMap::new();
             for script in cx.scripts {
@@ -178,13 +212,17 @@ impl Rule for MissingExtension {
             }
             for (ix, node) in g.nodes.iter().enumerate() {
                 let m = node.migration;
+                // A parent revlint cannot find may create the extension: say nothing.
+                if uncertain[ix] {
+                    continue;
+                }
                 let mut inherited: Vec<String> = Vec::new();
                 for &p in node.parents.iter().chain(&node.dependencies) {
                     inherited.extend(avail[p].iter().cloned());
                 }
                 let mut reported: Vec<&str> = Vec::new();
                 for (op_ix, op) in m.upgrade_ops.iter().enumerate() {
-                    if !postgresql_applies(project, op) {
+                    if !postgresql_applies(project, m, op) {
                         continue;
                     }
                     for u in &op.uses {

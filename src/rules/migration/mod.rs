@@ -22,10 +22,11 @@ pub(crate) fn bodies<'a>(
         .chain(down.then_some(("downgrade", m.downgrade_ops.as_slice())))
 }
 
-/// Whether SQL and PostgreSQL-specific keywords apply here: the project's URL and any
-/// enclosing `if ….dialect.name == …` allow PostgreSQL.
-pub(crate) fn postgresql_applies(project: &Project, op: &Operation) -> bool {
-    if !project.maybe_postgresql() {
+/// Whether SQL and PostgreSQL-specific keywords apply here: the project's URL, the revision's
+/// own SQL (none of it plainly another dialect's) and any enclosing
+/// `if ….dialect.name == …` allow PostgreSQL.
+pub(crate) fn postgresql_applies(project: &Project, m: &Migration, op: &Operation) -> bool {
+    if !project.maybe_postgresql() || m.foreign_sql.is_some() {
         return false;
     }
     match &op.context.dialect {

@@ -1,5 +1,6 @@
 use super::{abbreviate, bare_table, bodies, postgresql_applies, source};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::migration::Migration;
 use crate::model::operation::{OpKind, Operation};
 use crate::model::pin::Version;
 use crate::model::project::Project;
@@ -144,7 +145,16 @@ fn failure(kind: OpKind) -> &'static str {
 fn op_help(cx: &Context, project: &Project, op: &Operation) -> String {
     let head = call_head(cx, op);
     let guard = guard(op);
-    let guard_form = format!("guard it: `{guard}` then `{head}` indented under it");
+    let unnamed = op.object.is_none()
+        && matches!(
+            op.kind,
+            OpKind::CreateIndex | OpKind::CreateUniqueConstraint | OpKind::CreateForeignKey
+        );
+    let guard_form = if unnamed {
+        format!("give it an explicit name (an unnamed one cannot be checked for), then guard it: `{guard}` with `{head}` indented under it")
+    } else {
+        format!("guard it: `{guard}` then `{head}` indented under it")
+    };
     let Some((kw, since)) = keyword(op.kind) else {
         return format!(
             "{guard_form} (`{}` has no if_not_exists keyword)",
@@ -155,7 +165,7 @@ fn op_help(cx: &Context, project: &Project, op: &Operation) -> String {
         let recreate = b.call.kwarg("recreate").and_then(|r| r.as_str());
         if recreate != Some("never") {
             return format!(
-                "{guard_form}; put the guard around the `with op.batch_alter_table(...)` block — inside a batch that may recreate the table (SQLite), `{kw}` is ignored or rejected"
+                "guard the whole block: put `{guard}` above `with op.batch_alter_table(...)` and indent the block under it (inside a batch that may recreate the table, as on SQLite, `{kw}` is ignored or rejected)"
             );
         }
     }
@@ -196,24 +206,6 @@ fn sql_hazard(f: &SqlFact) -> Option<&'static str> {
     })
 }
 
-/// The kind of object a guarded `DROP … IF EXISTS` removes.
-fn dropped_kind(f: &SqlFact) -> Option<&'static str> {
-    match f.action {
-        Action::Drop(o) if f.guarded => Some(kind_key(o)),
-        _ => None,
-    }
-}
-
-/// The kind of object a `CREATE` makes.
-fn created_kind(f: &SqlFact) -> Option<&'static str> {
-    match f.action {
-        Action::Create(o) => Some(kind_key(o)),
-        Action::CreateEnumType => Some(kind_key(Object::Type)),
-        Action::CreateExtension => Some(kind_key(Object::Extension)),
-        _ => None,
-    }
-}
-
 fn kind_key(o: Object) -> &'static str {
     match o {
         Object::Table => "table",
@@ -241,169 +233,253 @@ impl Rule for NonIdempotentDdl {
         for project in cx.projects {
             for m in project.migrations() {
                 for (body, ops) in bodies(cx, m) {
-                    check_body(cx, project, body, ops, out);
+                    check_body(cx, project, m, body, ops, out);
                 }
             }
         }
     }
 }
 
+/// What an operation or statement does to a named object, for pairing drops and creates
+/// within one body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Event {
+    Create(Key),
+    Drop(Key),
+    Rename(Key, Key),
+}
+
+type Key = (&'static str, String);
+
+fn key(kind: &'static str, name: &str) -> Key {
+    (kind, bare_table(name))
+}
+
+fn column_key(table: &str, column: &str) -> Key {
+    (
+        "column",
+        format!("{}.{}", bare_table(table), column.to_ascii_lowercase()),
+    )
+}
+
+fn op_event(op: &Operation) -> Option<Event> {
+    let t = op.table.as_deref();
+    let o = op.object.as_deref();
+    Some(match op.kind {
+        OpKind::CreateTable => Event::Create(key("table", t?)),
+        OpKind::DropTable => Event::Drop(key("table", t?)),
+        OpKind::CreateIndex => Event::Create(key("index", o?)),
+        OpKind::DropIndex => Event::Drop(key("index", o?)),
+        OpKind::AddColumn => Event::Create(column_key(t?, o?)),
+        OpKind::DropColumn => Event::Drop(column_key(t?, o?)),
+        OpKind::CreateUniqueConstraint | OpKind::CreateForeignKey => {
+            Event::Create(key("constraint", o?))
+        }
+        OpKind::DropConstraint => Event::Drop(key("constraint", o?)),
+        OpKind::RenameTable => Event::Rename(key("table", t?), key("table", o?)),
+        _ => return None,
+    })
+}
+
+fn fact_event(f: &SqlFact) -> Option<Event> {
+    Some(match f.action {
+        Action::Create(o) => Event::Create(key(kind_key(o), &f.name)),
+        Action::CreateEnumType => Event::Create(key("type", &f.name)),
+        Action::CreateExtension => Event::Create(key("extension", &f.name)),
+        Action::Drop(o) => Event::Drop(key(kind_key(o), &f.name)),
+        Action::AddColumn => Event::Create(column_key(f.table.as_deref()?, &f.name)),
+        Action::DropColumn => Event::Drop(column_key(f.table.as_deref()?, &f.name)),
+        Action::DropConstraint => Event::Drop(key("constraint", &f.name)),
+        Action::Rename(o) => Event::Rename(
+            key(kind_key(o), &f.name),
+            key(kind_key(o), f.table.as_deref()?),
+        ),
+        _ => return None,
+    })
+}
+
+/// Whether the event at `at` is made safe by the body around it: a create of a name this body
+/// dropped or renamed away earlier, or a drop of something this body creates (before or after).
+fn paired(events: &[Option<Event>], at: usize) -> bool {
+    match &events[at] {
+        Some(Event::Create(k)) => events[..at].iter().flatten().any(|e| match e {
+            Event::Drop(d) => d == k,
+            Event::Rename(old, _) => old == k,
+            _ => false,
+        }),
+        Some(Event::Drop(k)) => events.iter().enumerate().any(|(i, e)| {
+            i != at
+                && match e {
+                    Some(Event::Create(c)) => c == k,
+                    Some(Event::Rename(_, new)) => i < at && new == k,
+                    _ => false,
+                }
+        }),
+        _ => false,
+    }
+}
+
 fn check_body(
     cx: &Context,
     project: &Project,
+    m: &Migration,
     body: &str,
     ops: &[Operation],
     out: &mut Vec<Diagnostic>,
 ) {
+    // Every op and every SQL fact, in order, with what it does to a named object.
+    let mut events: Vec<Option<Event>> = Vec::new();
+    for op in ops {
+        if op.kind == OpKind::Sql {
+            for t in &op.sql {
+                for st in &t.statements {
+                    events.extend(st.facts.iter().map(fact_event));
+                }
+            }
+        } else {
+            events.push(op_event(op));
+        }
+    }
+    let mut at = 0;
     // Tables created by an unguarded statement earlier in this body: what is built on them is
     // part of the same finding.
     let mut fresh: Vec<String> = Vec::new();
-    // Objects dropped with IF EXISTS earlier in this body: creating them again afterwards is
-    // the pre-`OR REPLACE` idiom (`DROP TRIGGER IF EXISTS t ON a; CREATE TRIGGER t …`).
-    let mut dropped: Vec<(&'static str, String)> = Vec::new();
     for op in ops {
-        if op.guarded() {
-            continue;
-        }
         let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint).map(|_| {
             "the surrounding `try`/`except` does not make it safe on PostgreSQL: the failed statement aborts the transaction and every later statement fails with InFailedSqlTransaction"
         });
-        match op.kind {
-            OpKind::Sql => {
-                if !postgresql_applies(project, op) {
-                    continue;
-                }
-                for text in &op.sql {
-                    for st in &text.statements {
-                        for f in &st.facts {
-                            if let Some(k) = dropped_kind(f) {
-                                dropped.push((k, bare_table(&f.name)));
-                            }
-                            if created_kind(f)
-                                .is_some_and(|k| dropped.contains(&(k, bare_table(&f.name))))
-                            {
-                                continue;
-                            }
-                            let on_fresh = f
-                                .table
-                                .as_deref()
-                                .is_some_and(|t| fresh.contains(&bare_table(t)));
-                            if f.action == Action::Create(Object::Table) && !f.guarded {
-                                fresh.push(bare_table(&f.name));
-                            }
-                            let Some(why) = sql_hazard(f) else {
-                                continue;
-                            };
-                            if on_fresh {
-                                continue;
-                            }
-                            let shown = abbreviate(&text.statement_text(st), 90);
-                            let mut message = format!("`{shown}` {why}, so this migration breaks when it runs twice or two workers run it at once");
-                            if text.partial {
-                                message.push_str(" (part of this SQL is built at run time)");
-                            }
-                            let help = match &f.fix {
-                                Some(fix) => format!("use `{}`", abbreviate(&text.humanize(fix), 140)),
-                                None if f.action == Action::Create(Object::Index) => "name the index and use `CREATE INDEX IF NOT EXISTS <name> ON …` (IF NOT EXISTS needs an index name)".to_string(),
-                                None => "guard it with an existence check".to_string(),
-                            };
-                            let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
-                                .primary(
-                                    text.statement_span(st),
-                                    format!("not idempotent ({body})"),
-                                )
-                                .help(help);
-                            if let Some(n) = swallowed_note {
-                                d = d.note(n);
-                            }
-                            out.push(d);
+        if op.kind == OpKind::Sql {
+            let applies = postgresql_applies(project, m, op) && !op.guarded();
+            for text in &op.sql {
+                for st in &text.statements {
+                    let mut hazards: Vec<(&SqlFact, &'static str)> = Vec::new();
+                    for f in &st.facts {
+                        let here = at;
+                        at += 1;
+                        let on_fresh = f
+                            .table
+                            .as_deref()
+                            .is_some_and(|t| fresh.contains(&bare_table(t)));
+                        if f.action == Action::Create(Object::Table) && !f.guarded {
+                            fresh.push(bare_table(&f.name));
+                        }
+                        if !applies || on_fresh || paired(&events, here) {
+                            continue;
+                        }
+                        if let Some(why) = sql_hazard(f) {
+                            hazards.push((f, why));
                         }
                     }
+                    let Some(&(f, why)) = hazards.first() else {
+                        continue;
+                    };
+                    let shown = abbreviate(&text.statement_text(st), 90);
+                    let mut message = if hazards.len() > 1 {
+                        format!("`{shown}` {why} (and {} more of its commands fail the same way), so this migration breaks when it runs twice or two workers run it at once", hazards.len() - 1)
+                    } else {
+                        format!("`{shown}` {why}, so this migration breaks when it runs twice or two workers run it at once")
+                    };
+                    if text.partial {
+                        message.push_str(" (part of this SQL is built at run time)");
+                    }
+                    let help = match &f.fix {
+                        Some(_) if f.action == Action::Create(Object::Trigger)
+                            && cx.options.postgresql_version.is_some_and(|v| v < 14) =>
+                        {
+                            let on = f.table.as_deref().unwrap_or("<table>");
+                            format!(
+                                "drop it first, as `CREATE OR REPLACE TRIGGER` needs PostgreSQL 14: `DROP TRIGGER IF EXISTS {} ON {on}; {}`",
+                                f.name,
+                                abbreviate(&text.statement_text(st), 100)
+                            )
+                        }
+                        Some(fix) => format!("use `{}`", abbreviate(&text.humanize(fix), 140)),
+                        None if f.action == Action::Create(Object::Index) => "name the index and use `CREATE INDEX IF NOT EXISTS <name> ON …` (IF NOT EXISTS needs an index name)".to_string(),
+                        None => "guard it with an existence check".to_string(),
+                    };
+                    let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
+                        .primary(text.statement_span(st), format!("not idempotent ({body})"))
+                        .help(help);
+                    if let Some(n) = swallowed_note {
+                        d = d.note(n);
+                    }
+                    out.push(d);
                 }
             }
-            OpKind::Other => {}
-            kind => {
-                let name = match kind {
-                    OpKind::CreateIndex | OpKind::DropIndex => op.object.as_deref(),
-                    _ => op.table.as_deref(),
-                };
-                let key = match kind {
-                    OpKind::CreateTable | OpKind::DropTable => Some("table"),
-                    OpKind::CreateIndex | OpKind::DropIndex => Some("index"),
-                    _ => None,
-                };
-                if let (Some(k), Some(n)) = (key, name) {
-                    let n = bare_table(n);
-                    if matches!(kind, OpKind::DropTable | OpKind::DropIndex) && op.keyword_guard {
-                        dropped.push((k, n));
-                    } else if matches!(kind, OpKind::CreateTable | OpKind::CreateIndex)
-                        && dropped.contains(&(k, n))
-                    {
-                        continue;
-                    }
-                }
-                let builds_on_fresh = matches!(
-                    kind,
-                    OpKind::CreateIndex
-                        | OpKind::AddColumn
-                        | OpKind::CreateUniqueConstraint
-                        | OpKind::CreateForeignKey
-                ) && op
-                    .table
-                    .as_deref()
-                    .is_some_and(|t| fresh.contains(&bare_table(t)));
-                if kind == OpKind::CreateTable && !op.keyword_guard {
-                    if let Some(t) = &op.table {
-                        fresh.push(bare_table(t));
-                    }
-                }
-                let pg = postgresql_applies(project, op);
-                if kind == OpKind::CreateTable && op.keyword_guard && pg {
-                    // The table is guarded; the types its enum columns create are not.
-                    for e in &op.implicit_enums {
-                        let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
-                        out.push(
-                            Diagnostic::new(
-                                RuleId::NonIdempotentDdl,
-                                format!("this enum column makes `{}` run `CREATE TYPE {name}`, which `if_not_exists=True` does not cover: a second run fails with DuplicateObject and concurrent workers race on pg_type_typname_nsp_index", call_head(cx, op)),
-                            )
-                            .primary(e.span, format!("creates PostgreSQL type {name} ({body})"))
-                            .help(format!("declare the column with `postgresql.ENUM(..., name=\"{name}\", create_type=False)` and create the type first: `postgresql.ENUM(..., name=\"{name}\").create(op.get_bind(), checkfirst=True)`")),
-                        );
-                    }
-                }
-                if op.keyword_guard || builds_on_fresh {
-                    continue;
-                }
-                let head = call_head(cx, op);
-                let mut message = format!(
-                    "`{head}` {}, so this migration breaks when it runs twice or two workers run it at once",
-                    failure(kind)
-                );
-                if let Some(by) = op.table_created_idempotently_by {
-                    message = format!(
-                        "`{head}` {}: `{}` earlier in this revision is skipped when the table exists, but this still runs",
-                        failure(kind),
-                        call_head(cx, &ops[by])
-                    );
-                }
-                let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
-                    .primary(op.callee_span, format!("not idempotent ({body})"))
-                    .help(op_help(cx, project, op));
-                if kind == OpKind::CreateTable && pg {
-                    for e in &op.implicit_enums {
-                        let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
-                        d = d.secondary(
-                            e.span,
-                            format!("also runs CREATE TYPE {name}: concurrent runs race on pg_type_typname_nsp_index"),
-                        );
-                    }
-                }
-                if let Some(n) = swallowed_note {
-                    d = d.note(n);
-                }
-                out.push(d);
+            continue;
+        }
+        let here = at;
+        at += 1;
+        let kind = op.kind;
+        if matches!(
+            kind,
+            OpKind::Other | OpKind::RenameTable | OpKind::DropConstraint
+        ) {
+            continue;
+        }
+        let builds_on_fresh = matches!(
+            kind,
+            OpKind::CreateIndex
+                | OpKind::AddColumn
+                | OpKind::CreateUniqueConstraint
+                | OpKind::CreateForeignKey
+        ) && op
+            .table
+            .as_deref()
+            .is_some_and(|t| fresh.contains(&bare_table(t)));
+        if kind == OpKind::CreateTable && !op.keyword_guard && !op.guarded() {
+            if let Some(t) = &op.table {
+                fresh.push(bare_table(t));
             }
         }
+        if op.guarded() {
+            continue;
+        }
+        let pg = postgresql_applies(project, m, op);
+        if kind == OpKind::CreateTable && op.keyword_guard && pg {
+            // The table is guarded; the types its enum columns create are not.
+            for e in &op.implicit_enums {
+                let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
+                out.push(
+                    Diagnostic::new(
+                        RuleId::NonIdempotentDdl,
+                        format!("this enum column makes `{}` run `CREATE TYPE {name}`, which `if_not_exists=True` does not cover: a second run fails with DuplicateObject and concurrent workers race on pg_type_typname_nsp_index", call_head(cx, op)),
+                    )
+                    .primary(e.span, format!("creates PostgreSQL type {name} ({body})"))
+                    .help(format!("declare the column with `postgresql.ENUM(..., name=\"{name}\", create_type=False)` and create the type first: `postgresql.ENUM(..., name=\"{name}\").create(op.get_bind(), checkfirst=True)`")),
+                );
+            }
+        }
+        if op.keyword_guard || builds_on_fresh || paired(&events, here) {
+            continue;
+        }
+        let head = call_head(cx, op);
+        let mut message = format!(
+            "`{head}` {}, so this migration breaks when it runs twice or two workers run it at once",
+            failure(kind)
+        );
+        if let Some(by) = op.table_created_idempotently_by {
+            message = format!(
+                "`{head}` {}: `{}` earlier in this revision is skipped when the table exists, but this still runs",
+                failure(kind),
+                call_head(cx, &ops[by])
+            );
+        }
+        let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
+            .primary(op.callee_span, format!("not idempotent ({body})"))
+            .help(op_help(cx, project, op));
+        if kind == OpKind::CreateTable && pg {
+            for e in &op.implicit_enums {
+                let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
+                d = d.secondary(
+                    e.span,
+                    format!("also runs CREATE TYPE {name}: concurrent runs race on pg_type_typname_nsp_index"),
+                );
+            }
+        }
+        if let Some(n) = swallowed_note {
+            d = d.note(n);
+        }
+        out.push(d);
     }
 }
