@@ -606,6 +606,24 @@ mod tests {
     }
 
     #[test]
+    fn module_level_helpers_are_followed_one_level() {
+        let src = "from alembic import op\n\ndef _inner():\n    op.drop_table('deep')\n\ndef _helper():\n    op.create_table('a')\n    _inner()\n\ndef upgrade():\n    if not op.get_bind().dialect.has_table(op.get_bind(), 'a'):\n        _helper()\n";
+        let m = parse_module(
+            src,
+            Wants {
+                bodies: true,
+                ..Default::default()
+            },
+        );
+        let f = m.functions.iter().find(|f| f.name == "upgrade").unwrap();
+        let o = operations(FileId(0), &f.calls, &m.imports);
+        let tables: Vec<_> = o.iter().filter_map(|x| x.table.as_deref()).collect();
+        // `_helper` is read (under the caller's guard); `_inner`, two levels down, is not.
+        assert_eq!(tables, vec!["a"]);
+        assert!(o[0].guarded());
+    }
+
+    #[test]
     fn implicit_enum_types() {
         let o = ops("op.create_table('t', sa.Column('a', sa.Enum('x', name='a_kind')), sa.Column('b', sa.Enum('y', name='b_kind', native_enum=False)), sa.Column('c', sa.Enum('z', name='c_kind', create_type=False)))");
         let names: Vec<_> = o[0].implicit_enums.iter().map(|e| e.name.clone()).collect();

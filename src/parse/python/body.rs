@@ -199,6 +199,10 @@ fn is_existence_name(name: &str) -> bool {
 
 pub(super) struct Walker<'s> {
     source: &'s str,
+    /// Module-level functions a body may call: followed one level deep, so a revision whose
+    /// `upgrade()` delegates to `_create_tables()` is read too.
+    helpers: Vec<(&'s str, &'s ast::StmtFunctionDef)>,
+    depth: usize,
     /// Local names bound to a string literal, and names bound to an existence check.
     strings: Vec<(String, PyExpr)>,
     existence_vars: Vec<String>,
@@ -211,11 +215,19 @@ impl<'s> Walker<'s> {
     pub fn new(source: &'s str, module_strings: Vec<(String, PyExpr)>) -> Self {
         Walker {
             source,
+            helpers: Vec::new(),
+            depth: 0,
             strings: module_strings,
             existence_vars: Vec::new(),
             dialect_vars: Vec::new(),
             calls: Vec::new(),
         }
+    }
+
+    /// Follow calls to these module-level functions (one level deep).
+    pub fn with_helpers(mut self, helpers: Vec<(&'s str, &'s ast::StmtFunctionDef)>) -> Self {
+        self.helpers = helpers;
+        self
     }
 
     pub fn block(&mut self, stmts: &[Stmt], cx: &CallContext) {
@@ -237,7 +249,24 @@ impl<'s> Walker<'s> {
 
     fn stmt(&mut self, stmt: &Stmt, cx: &CallContext) {
         match stmt {
-            Stmt::Expr(e) => self.collect(&e.value, cx),
+            Stmt::Expr(e) => {
+                self.collect(&e.value, cx);
+                // `_create_tables()` / `_create_index("t")`: read the helper's body in place.
+                if let Expr::Call(c) = &*e.value {
+                    if let Expr::Name(n) = &*c.func {
+                        let helper = self
+                            .helpers
+                            .iter()
+                            .find(|(name, _)| *name == n.id.as_str())
+                            .map(|(_, f)| *f);
+                        if let Some(f) = helper.filter(|_| self.depth == 0) {
+                            self.depth += 1;
+                            self.block(&f.body, cx);
+                            self.depth -= 1;
+                        }
+                    }
+                }
+            }
             Stmt::Assign(a) => {
                 let value = self.expr(&a.value);
                 let existence = self.is_existence_test(&a.value);

@@ -233,7 +233,20 @@ pub fn parse_module(source: &str, wants: Wants) -> PyModule {
                 }))
             {
                 if f.name == "upgrade" || f.name == "downgrade" && wants.downgrade {
-                    let mut w = body::Walker::new(source, constants.clone());
+                    let helpers = module
+                        .body
+                        .iter()
+                        .filter_map(|s| match s {
+                            Stmt::FunctionDef(h)
+                                if h.name.as_str() != "upgrade"
+                                    && h.name.as_str() != "downgrade" =>
+                            {
+                                Some((h.name.as_str(), h))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let mut w = body::Walker::new(source, constants.clone()).with_helpers(helpers);
                     w.block(&stmt.body, &CallContext::default());
                     f.calls = w.calls;
                 }

@@ -26,6 +26,7 @@ FUNCTION / PROCEDURE / TRIGGER` without `OR REPLACE`, `DROP …` without `IF EXI
 TYPE … AS ENUM` outside a guarded `DO` block, `ALTER TYPE … ADD VALUE` without `IF NOT EXISTS`;
 and `sa.Enum(...)` inside `op.create_table`, which makes PostgreSQL run `CREATE TYPE`.
 
+Calls from `upgrade()` to functions defined in the same file are followed one level deep.
 An operation inside an `if` that checks existence (`inspector.has_table`, `get_columns`,
 `get_indexes`, a helper named `*exists*`/`has_*`, a query on `information_schema`,
 `pg_catalog` or `to_regclass`), or after an early `return` under such a check, is idempotent.
