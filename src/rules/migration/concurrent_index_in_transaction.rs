@@ -49,6 +49,10 @@ def upgrade() -> None:
             postgresql_concurrently=True, if_not_exists=True,
         )
 ```
+
+A concurrent build that fails leaves an INVALID index behind, and `IF NOT EXISTS` then skips
+it on the next run: where that matters, drop an invalid index of that name first (check
+`pg_index.indisvalid`).
 "#,
 };
 

@@ -14,7 +14,7 @@ static META: RuleMeta = RuleMeta {
     default_severity: Severity::Error,
     docs: r#"## What it does
 
-Finds SQL that drops, truncates, deletes from or updates Alembic's version table
+Finds SQL that drops, truncates, deletes from, updates or renames Alembic's version table
 (`alembic_version`, or the `version_table=` that `env.py` configures), and
 `op.drop_table("alembic_version")`, in revisions and in the repository's Python, shell and
 SQL scripts (test suites excepted: files under `tests/`, `test_*.py`, `*_test.py`,
@@ -52,6 +52,7 @@ fn verb(a: Action) -> Option<&'static str> {
         Action::Truncate => "truncates",
         Action::Delete => "deletes rows from",
         Action::Update => "rewrites rows of",
+        Action::Rename(Object::Table) => "renames",
         _ => return None,
     })
 }
