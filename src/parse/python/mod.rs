@@ -1,6 +1,7 @@
 //! Python parsing. The only module that names `ruff_python_*` types: everything else sees
 //! [`PyModule`], plain data with byte spans.
 
+pub mod app;
 mod body;
 
 pub use body::{BatchBlock, CallContext, CallSite, ExprKind, PyArg, PyExpr, StrPiece};
