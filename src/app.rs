@@ -29,6 +29,7 @@ impl LintOptions {
                 read_bodies: false,
                 include_downgrade: false,
                 scan_scripts: false,
+                read_deploy: false,
             },
             select: RuleId::all().collect(),
             rules: RuleOptions::default(),
@@ -119,8 +120,12 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
     }
     discover_options.read_bodies = select.iter().any(|r| r.reads_operations());
     discover_options.include_downgrade = rule_options.include_downgrade;
-    discover_options.scan_scripts =
-        select.contains(&RuleId::VersionTableEdit) || select.contains(&RuleId::MissingExtension);
+    discover_options.scan_scripts = select.contains(&RuleId::VersionTableEdit)
+        || select.contains(&RuleId::MissingExtension)
+        || select.contains(&RuleId::ExtensionOnlyInInitScript);
+    discover_options.read_deploy = select
+        .iter()
+        .any(|r| r.reads_deploy_files() || *r == RuleId::ParseError);
     let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects
@@ -133,6 +138,7 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         graphs: &graphs,
         walk_issues: &discovered.walk_issues,
         scripts: &discovered.scripts,
+        deploy: &discovered.deploy,
         options: &rule_options,
         cwd: &options.discover.cwd,
     };

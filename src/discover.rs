@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
+use crate::model::deploy::{self, DeployInputs, DeployModel};
 use crate::model::migration::Migration;
 use crate::model::operation;
 use crate::model::pin::{self, AlembicPin};
@@ -27,6 +28,8 @@ pub struct DiscoverOptions {
     pub include_downgrade: bool,
     /// Read the repository's scripts that touch a version table or create an extension.
     pub scan_scripts: bool,
+    /// Read compose/stack files, workflows, Dockerfiles, start scripts and application code.
+    pub read_deploy: bool,
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +43,8 @@ pub struct Discovered {
     /// Python, shell and SQL files outside version locations that run SQL on a version table
     /// or create an extension.
     pub scripts: Vec<Script>,
+    /// Deploy files and what they run.
+    pub deploy: DeployModel,
 }
 
 /// A usage problem: exit code 2.
@@ -68,6 +73,10 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
     let mut configs: BTreeSet<PathBuf> = BTreeSet::new();
     let mut env_pys: BTreeSet<PathBuf> = BTreeSet::new();
     let mut scripts: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut inputs = DeployInputs {
+        root: paths.first().cloned().unwrap_or_else(|| opts.cwd.clone()),
+        ..DeployInputs::default()
+    };
     if let Some(c) = &opts.config {
         let c = absolute(&opts.cwd, c);
         if !c.is_file() {
@@ -92,7 +101,14 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
                 }
             }
             if p.is_dir() {
-                walk(p, &mut configs, &mut env_pys, &mut scripts, &mut d);
+                walk(
+                    p,
+                    &mut configs,
+                    &mut env_pys,
+                    &mut scripts,
+                    &mut inputs,
+                    &mut d,
+                );
             } else if is_script(p) {
                 scripts.insert(p.clone());
             }
@@ -152,7 +168,103 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             .collect();
         load_scripts(candidates, &tables, &opts.cwd, &mut d);
     }
+    if opts.read_deploy {
+        load_deploy(&mut inputs, opts, &mut d);
+    }
     Ok(d)
+}
+
+/// Largest compose/workflow file revlint loads: real ones are kilobytes; a bigger file is
+/// generated or a mistake, and loading it would cost seconds and memory for nothing.
+const MAX_YAML_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Build the deploy model: env.py facts, workflows, Dockerfiles, compose files, the scripts
+/// they run and the application code.
+fn load_deploy(inputs: &mut DeployInputs, opts: &DiscoverOptions, d: &mut Discovered) {
+    // env.py files are loaded with the projects; versions folders are not app code.
+    let env_files: Vec<Option<FileId>> = d.projects.iter().map(|p| p.env_file).collect();
+    let env_paths: BTreeSet<PathBuf> = d
+        .projects
+        .iter()
+        .filter_map(|p| p.script_location.as_ref().map(|s| s.join("env.py")))
+        .collect();
+    inputs.python.retain(|p| !env_paths.contains(p));
+    let yaml: BTreeSet<PathBuf> = inputs
+        .compose
+        .iter()
+        .chain(&inputs.workflows)
+        .cloned()
+        .collect();
+    let mut issues = Vec::new();
+    let cwd = opts.cwd.clone();
+    let mut read = |p: &Path, db: &mut FileDb| -> Option<FileId> {
+        if let Some(id) = db.find(p) {
+            return Some(id);
+        }
+        let too_big =
+            yaml.contains(p) && std::fs::metadata(p).is_ok_and(|m| m.len() > MAX_YAML_BYTES);
+        if too_big {
+            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            let id = db.add(p.to_path_buf(), display(&cwd, p), String::new());
+            issues.push(FileIssue {
+                span: Span::file_start(id),
+                message: format!(
+                    "{} is {:.1} MB, larger than the {} MB revlint reads for a compose or workflow file; its deploy settings are not checked",
+                    db.get(id).display,
+                    size as f64 / 1_048_576.0,
+                    MAX_YAML_BYTES / 1_048_576
+                ),
+                label: "too large to check",
+            });
+            return None;
+        }
+        match read_raw(p) {
+            Ok(text) => Some(db.add(p.to_path_buf(), display(&cwd, p), text)),
+            Err(e) => {
+                let id = db.add(p.to_path_buf(), display(&cwd, p), String::new());
+                issues.push(FileIssue {
+                    span: Span::file_start(id),
+                    message: format!("{} cannot be read: {}", db.get(id).display, e.describe()),
+                    label: "cannot be read",
+                });
+                None
+            }
+        }
+    };
+    let mut model = deploy::build(inputs, &mut d.db, &env_files, &mut read);
+    model.issues.extend(issues);
+    d.deploy = model;
+}
+
+/// What a walked file is to the deploy model.
+fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let lower = name.to_ascii_lowercase();
+    let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
+    let in_workflows = below
+        .parent()
+        .is_some_and(|p| p.ends_with(".github/workflows"));
+    if yaml && in_workflows {
+        inputs.workflows.push(path.to_path_buf());
+    } else if yaml
+        && (lower.starts_with("docker-compose")
+            || lower.starts_with("compose")
+            || lower.contains("stack"))
+    {
+        inputs.compose.push(path.to_path_buf());
+    } else if lower == "dockerfile"
+        || lower.starts_with("dockerfile.")
+        || lower.ends_with(".dockerfile")
+        || lower == "containerfile"
+    {
+        inputs.dockerfiles.push(path.to_path_buf());
+    } else if lower == "procfile" || lower == "railway.toml" || lower == "fly.toml" {
+        inputs.platform.push(path.to_path_buf());
+    } else if lower.ends_with(".py") {
+        inputs.python.push(path.to_path_buf());
+    }
 }
 
 /// Files that may run SQL: Python, shell and SQL scripts.
@@ -312,6 +424,7 @@ fn walk(
     configs: &mut BTreeSet<PathBuf>,
     env_pys: &mut BTreeSet<PathBuf>,
     scripts: &mut BTreeSet<PathBuf>,
+    inputs: &mut DeployInputs,
     d: &mut Discovered,
 ) {
     let walker = ignore::WalkBuilder::new(root)
@@ -352,6 +465,10 @@ fn walk(
                 let below = e.path().strip_prefix(root).unwrap_or(e.path());
                 if is_script(e.path()) && !is_test_path(below) {
                     scripts.insert(e.path().to_path_buf());
+                }
+                if !is_test_path(below) {
+                    inputs.files.insert(e.path().to_path_buf());
+                    classify_deploy(e.path(), below, inputs);
                 }
             }
             Err(err) => {

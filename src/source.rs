@@ -57,11 +57,13 @@ impl SourceFile {
 #[derive(Debug, Default)]
 pub struct FileDb {
     files: Vec<SourceFile>,
+    by_path: std::collections::HashMap<PathBuf, FileId>,
 }
 
 impl FileDb {
     pub fn add(&mut self, path: PathBuf, display: String, text: String) -> FileId {
         let id = FileId(self.files.len() as u32);
+        self.by_path.entry(path.clone()).or_insert(id);
         self.files.push(SourceFile {
             display,
             path,
@@ -73,6 +75,11 @@ impl FileDb {
 
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
+    }
+
+    /// The first file added with this path.
+    pub fn find(&self, path: &std::path::Path) -> Option<FileId> {
+        self.by_path.get(path).copied()
     }
 
     pub fn len(&self) -> usize {

@@ -2,4 +2,6 @@
 
 pub mod ini;
 pub mod python;
+pub mod shell;
 pub mod sql;
+pub mod yaml;

@@ -1,0 +1,1087 @@
+//! The files that run migrations, and what each runs: workflow steps, compose services,
+//! Dockerfiles, Procfile/Railway/Fly start commands, the repo scripts they call (followed one
+//! level deep), application code that migrates at startup, and the `env.py` facts that make
+//! concurrent runs safe. Computed once here; rules only read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::command::{self, CommandKind, CommandList, Deploy as DeployKind, Lang, Target, Workers};
+use super::compose::{span, ComposeFile, Service, StackReason};
+use super::project::FileIssue;
+use super::workflow::Workflow;
+use crate::parse::python::app::{self as pyapp, EffectKind, PyFacts};
+use crate::parse::shell;
+use crate::source::{FileDb, FileId, Span};
+
+/// One command a deploy surface runs, where it is written, and how it was reached.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub kind: CommandKind,
+    pub span: Span,
+    /// The migration target as written (`3eedf39b54dd`, `heads`).
+    pub target: Option<Span>,
+    /// The references that led here, outermost first (`command: ./entrypoint.sh`).
+    pub via: Vec<Span>,
+    /// `|| true` and friends: how, and where.
+    pub failure_ignored: Option<(String, Span)>,
+    /// After `set +e` with no check of `$?`.
+    pub unchecked_errexit_off: bool,
+    /// Conditions of the `if` blocks around the command (text, negated).
+    pub guards: Vec<(String, bool)>,
+    /// `upgrade … || <this>`: runs only when a migration failed.
+    pub after_failed_migrate: bool,
+    pub env: Vec<(String, String)>,
+    /// Runs through `docker compose run`, `docker exec`, `kubectl exec`, … (a one-shot).
+    pub one_shot_wrapper: bool,
+    pub in_python: bool,
+}
+
+impl Run {
+    pub fn migrates(&self) -> bool {
+        matches!(self.kind, CommandKind::Migrate { .. })
+    }
+
+    pub fn serves(&self) -> bool {
+        matches!(self.kind, CommandKind::Serve { .. })
+    }
+
+    pub fn deploys(&self) -> bool {
+        matches!(self.kind, CommandKind::Deploy(_))
+    }
+
+    /// The span a finding about this run points at: the command itself.
+    pub fn at(&self) -> Span {
+        self.span
+    }
+
+    /// Inside an explicit "the database is empty" branch (the redash bootstrap shape).
+    pub fn in_empty_database_guard(&self) -> bool {
+        self.guards
+            .iter()
+            .any(|(text, negated)| empty_database_check(text, *negated))
+    }
+}
+
+/// Whether an `if` condition (taken or, with `negated`, not taken) means "the database has
+/// no schema yet".
+pub fn empty_database_check(text: &str, negated: bool) -> bool {
+    let t = text.to_ascii_lowercase();
+    let says_empty = t.contains("empty")
+        || t.contains("no tables")
+        || t.contains("not initiali")
+        || t.contains("fresh");
+    let asks_exists = t.contains("alembic_version")
+        || t.contains("has_table")
+        || t.contains("get_table_names")
+        || t.contains("table_exists")
+        || t.contains("current_rev")
+        || t.contains("current_heads")
+        || t.contains("initiali");
+    let negative = t.starts_with('!')
+        || t.starts_with("not ")
+        || t.contains("! ")
+        || t.contains(" not ")
+        || t.contains("-z ")
+        || t.contains("is none")
+        || t.contains("== 0")
+        || t.contains("-eq 0")
+        || t.contains("= \"0\"")
+        || t.contains("== \"0\"");
+    (says_empty && !negated) || (asks_exists && (negative != negated))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SurfaceKind {
+    /// A workflow step: indices into `workflows`, its jobs and steps.
+    Step {
+        workflow: usize,
+        job: usize,
+        step: usize,
+    },
+    /// A compose service's effective entrypoint + command.
+    Service { compose: usize, service: usize },
+    /// A Dockerfile `RUN`.
+    ImageBuild { dockerfile: usize },
+    /// A Dockerfile's `ENTRYPOINT` + `CMD`.
+    ImageStart { dockerfile: usize },
+    /// A Procfile process, Railway `startCommand`, Fly process.
+    PlatformStart,
+    /// Procfile `release:`, Fly `release_command`, Railway `preDeployCommand`: runs once per
+    /// deploy, before the new version starts.
+    ReleasePhase,
+}
+
+#[derive(Debug, Clone)]
+pub struct Surface {
+    pub kind: SurfaceKind,
+    pub span: Span,
+    pub runs: Vec<Run>,
+    /// Environment the commands see (compose `environment`, Dockerfile `ENV`, step `env`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Surface {
+    pub fn migrate(&self) -> Option<&Run> {
+        self.runs.iter().find(|r| r.migrates())
+    }
+
+    pub fn serve(&self) -> Option<&Run> {
+        self.runs.iter().find(|r| r.serves())
+    }
+
+    /// Worker processes of the server this surface starts, when known.
+    pub fn workers(&self) -> Option<(u32, Span)> {
+        let r = self.serve()?;
+        let CommandKind::Serve { workers, .. } = &r.kind else {
+            return None;
+        };
+        let n = match workers {
+            Workers::Count(n) => Some(*n),
+            Workers::Env(name) => r
+                .env
+                .iter()
+                .chain(&self.env)
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.trim().parse().ok()),
+            Workers::Default => self
+                .env
+                .iter()
+                .chain(&r.env)
+                .find(|(k, _)| k == "WEB_CONCURRENCY")
+                .and_then(|(_, v)| v.trim().parse().ok()),
+        };
+        n.map(|n| (n, r.span))
+    }
+}
+
+/// A Dockerfile's instructions that matter here.
+#[derive(Debug, Clone)]
+pub struct Dockerfile {
+    pub file: FileId,
+    pub env: Vec<(String, String)>,
+    pub entrypoint: Option<(Span, CommandList)>,
+    pub cmd: Option<(Span, CommandList)>,
+}
+
+/// Application or script code with the calls that matter.
+#[derive(Debug, Clone)]
+pub struct AppFile {
+    pub file: FileId,
+    pub facts: PyFacts,
+    /// Effects (indices into `facts.effects`) on an application startup path.
+    pub startup: Vec<usize>,
+}
+
+/// What `env.py` does around `run_migrations()`.
+#[derive(Debug, Clone, Default)]
+pub struct EnvFacts {
+    /// The advisory lock it takes.
+    pub advisory_lock: Option<Span>,
+    pub transaction_per_migration: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct DeployModel {
+    pub compose: Vec<ComposeFile>,
+    pub workflows: Vec<Workflow>,
+    pub dockerfiles: Vec<Dockerfile>,
+    pub surfaces: Vec<Surface>,
+    pub apps: Vec<AppFile>,
+    /// Per project, in project order.
+    pub env: Vec<EnvFacts>,
+    /// YAML files that could not be read fully.
+    pub issues: Vec<FileIssue>,
+}
+
+impl DeployModel {
+    pub fn surface_of(&self, kind: &SurfaceKind) -> Option<&Surface> {
+        self.surfaces.iter().find(|s| &s.kind == kind)
+    }
+
+    pub fn service_surface(&self, compose: usize, service: usize) -> Option<&Surface> {
+        self.surface_of(&SurfaceKind::Service { compose, service })
+    }
+
+    /// Whether any project's `env.py` takes an advisory lock.
+    pub fn env_lock(&self) -> Option<Span> {
+        self.env.iter().find_map(|e| e.advisory_lock)
+    }
+}
+
+/// The files discovery found, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct DeployInputs {
+    pub root: PathBuf,
+    pub compose: Vec<PathBuf>,
+    pub workflows: Vec<PathBuf>,
+    pub dockerfiles: Vec<PathBuf>,
+    pub platform: Vec<PathBuf>,
+    pub python: Vec<PathBuf>,
+    /// Every file of the repository outside test paths, for resolving script references.
+    pub files: BTreeSet<PathBuf>,
+}
+
+/// Read a file into the database once; `None` when it cannot be read as text.
+type Reader<'a> = dyn FnMut(&Path, &mut FileDb) -> Option<FileId> + 'a;
+
+struct Builder<'a> {
+    db: &'a mut FileDb,
+    read: &'a mut Reader<'a>,
+    files: &'a BTreeSet<PathBuf>,
+    root: PathBuf,
+    /// Runs of each followed script, computed once.
+    script_runs: BTreeMap<PathBuf, Option<Vec<Run>>>,
+    py: BTreeMap<PathBuf, (FileId, PyFacts)>,
+}
+
+pub fn build(
+    inputs: &DeployInputs,
+    db: &mut FileDb,
+    env_files: &[Option<FileId>],
+    read: &mut Reader<'_>,
+) -> DeployModel {
+    let mut m = DeployModel::default();
+    // env.py facts first: they do not depend on anything else.
+    for env in env_files {
+        let facts = env.map(|id| {
+            let text = &db.get(id).text;
+            let py = pyapp::read(text);
+            EnvFacts {
+                advisory_lock: py
+                    .effects
+                    .iter()
+                    .find(|e| e.kind == EffectKind::AdvisoryLock)
+                    .map(|e| Span::new(id, e.start, e.end)),
+                transaction_per_migration: text.contains("transaction_per_migration=True"),
+            }
+        });
+        m.env.push(facts.unwrap_or_default());
+    }
+    let mut b = Builder {
+        db,
+        read,
+        files: &inputs.files,
+        root: inputs.root.clone(),
+        script_runs: BTreeMap::new(),
+        py: BTreeMap::new(),
+    };
+    // Python application code.
+    for p in &inputs.python {
+        if let Some((id, facts)) = b.python(p) {
+            m.apps.push(AppFile {
+                file: id,
+                facts,
+                startup: Vec::new(),
+            });
+        }
+    }
+    // Workflows.
+    for p in &inputs.workflows {
+        let Some(id) = (b.read)(p, b.db) else {
+            continue;
+        };
+        let docs = load_yaml(id, b.db, &mut m.issues);
+        for doc in docs {
+            m.workflows.push(Workflow::read(id, &doc));
+        }
+    }
+    let root = b.root.clone();
+    for (wi, wf) in m.workflows.iter().enumerate() {
+        for (ji, job) in wf.jobs.iter().enumerate() {
+            for (si, step) in job.steps.iter().enumerate() {
+                let Some((sp, list)) = &step.run else {
+                    continue;
+                };
+                let runs = b.expand(list, wf.file, &root, &[]);
+                let mut env = wf.env.clone();
+                env.extend(job.env.iter().cloned());
+                env.extend(step.env.iter().cloned());
+                m.surfaces.push(Surface {
+                    kind: SurfaceKind::Step {
+                        workflow: wi,
+                        job: ji,
+                        step: si,
+                    },
+                    span: *sp,
+                    runs,
+                    env,
+                });
+            }
+        }
+    }
+    // Dockerfiles.
+    for p in &inputs.dockerfiles {
+        let Some(id) = (b.read)(p, b.db) else {
+            continue;
+        };
+        let dir = p.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let (df, builds) = b.dockerfile(id, &dir);
+        let di = m.dockerfiles.len();
+        for (sp, runs) in builds {
+            m.surfaces.push(Surface {
+                kind: SurfaceKind::ImageBuild { dockerfile: di },
+                span: sp,
+                runs,
+                env: df.env.clone(),
+            });
+        }
+        let mut runs = Vec::new();
+        let mut at = None;
+        for (sp, list) in df.entrypoint.iter().chain(&df.cmd) {
+            at.get_or_insert(*sp);
+            runs.extend(b.expand(list, id, &dir, &[]));
+        }
+        if let Some(sp) = at {
+            m.surfaces.push(Surface {
+                kind: SurfaceKind::ImageStart { dockerfile: di },
+                span: sp,
+                runs,
+                env: df.env.clone(),
+            });
+        }
+        m.dockerfiles.push(df);
+    }
+    // Procfile, railway.toml, fly.toml.
+    for p in &inputs.platform {
+        let Some(id) = (b.read)(p, b.db) else {
+            continue;
+        };
+        let dir = p.parent().unwrap_or(Path::new("/")).to_path_buf();
+        for (kind, sp, list) in platform_commands(id, p, &b.db.get(id).text) {
+            let runs = b.expand(&list, id, &dir, &[]);
+            m.surfaces.push(Surface {
+                kind,
+                span: sp,
+                runs,
+                env: Vec::new(),
+            });
+        }
+    }
+    // Compose files: those found by name, then those a deploy command names.
+    let mut compose_paths: Vec<(PathBuf, Option<Span>)> =
+        inputs.compose.iter().map(|p| (p.clone(), None)).collect();
+    for s in &m.surfaces {
+        for r in &s.runs {
+            if let CommandKind::Deploy(DeployKind::StackDeploy { files, .. }) = &r.kind {
+                let base = b.db.get(r.span.file).path.parent().map(Path::to_path_buf);
+                for f in files {
+                    let base = base.clone().unwrap_or_else(|| root.clone());
+                    if let Some(path) = b.resolve(&f.text, &base) {
+                        compose_paths.push((path, Some(r.span)));
+                    }
+                }
+            }
+        }
+    }
+    let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    for (p, deployed_by) in compose_paths {
+        if let Some(&i) = seen.get(&p) {
+            if let (Some(by), Some(c)) = (deployed_by, m.compose.get_mut(i)) {
+                if !matches!(c.stack, Some(StackReason::DeployedBy(_))) {
+                    c.stack = Some(StackReason::DeployedBy(by));
+                }
+            }
+            continue;
+        }
+        let Some(id) = (b.read)(&p, b.db) else {
+            continue;
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let docs = load_yaml(id, b.db, &mut m.issues);
+        let Some(doc) = docs.first() else { continue };
+        let mut c = ComposeFile::read(id, &name, doc);
+        if let Some(by) = deployed_by {
+            c.stack = Some(StackReason::DeployedBy(by));
+        }
+        seen.insert(p.clone(), m.compose.len());
+        let ci = m.compose.len();
+        let dir = p.parent().unwrap_or(Path::new("/")).to_path_buf();
+        for (si, svc) in c.services.iter().enumerate() {
+            let (runs, env) = b.service_runs(svc, id, &dir, &m.dockerfiles);
+            m.surfaces.push(Surface {
+                kind: SurfaceKind::Service {
+                    compose: ci,
+                    service: si,
+                },
+                span: svc.key,
+                runs,
+                env,
+            });
+        }
+        m.compose.push(c);
+    }
+    // Which application code runs at startup.
+    for app in &mut m.apps {
+        app.startup = startup_effects(&app.facts);
+    }
+    m.surfaces
+        .sort_by_key(|s| (s.span.file, s.span.start, s.span.end));
+    m
+}
+
+/// Load a YAML file, reporting what the loader refused; `parse-error` shows them.
+fn load_yaml(
+    id: FileId,
+    db: &FileDb,
+    issues: &mut Vec<FileIssue>,
+) -> Vec<crate::parse::yaml::YamlNode> {
+    let f = db.get(id);
+    let loaded = crate::parse::yaml::load(&f.text);
+    for i in &loaded.issues {
+        issues.push(FileIssue {
+            span: span(id, i.loc),
+            message: format!("{}: {}", f.display, i.message),
+            label: match i.kind {
+                crate::parse::yaml::IssueKind::DuplicateKey => "duplicate key",
+                crate::parse::yaml::IssueKind::AliasBudget => "alias expansion refused here",
+                crate::parse::yaml::IssueKind::TooDeep => "nested too deeply",
+                crate::parse::yaml::IssueKind::InvalidMerge => "not a mapping",
+                crate::parse::yaml::IssueKind::UnresolvedAlias => "unknown alias",
+                crate::parse::yaml::IssueKind::Syntax => "invalid YAML",
+            },
+        });
+    }
+    loaded.documents
+}
+
+/// A migration target as Alembic reads it.
+pub fn target_of(s: &str) -> Target {
+    command::Target::parse(s)
+}
+
+impl Builder<'_> {
+    fn python(&mut self, p: &Path) -> Option<(FileId, PyFacts)> {
+        if let Some(v) = self.py.get(p) {
+            return Some(v.clone());
+        }
+        let id = (self.read)(p, self.db)?;
+        let text = &self.db.get(id).text;
+        let facts = if pyapp::may_matter(text) {
+            pyapp::read(text)
+        } else {
+            PyFacts::default()
+        };
+        self.py.insert(p.to_path_buf(), (id, facts.clone()));
+        Some((id, facts))
+    }
+
+    /// A path as a command names it, relative to `base`, to the repository root, or (for an
+    /// absolute path inside an image, `/app/scripts/migrate.sh`) by its longest suffix that is
+    /// a repository file.
+    fn resolve(&self, name: &str, base: &Path) -> Option<PathBuf> {
+        if name.is_empty() || name.contains('$') {
+            return None;
+        }
+        let rel = name.trim_start_matches("./");
+        if !name.starts_with('/') {
+            for dir in [base, self.root.as_path()] {
+                let p = crate::discover::normalize(&dir.join(rel));
+                if self.files.contains(&p) {
+                    return Some(p);
+                }
+            }
+        }
+        let parts: Vec<&str> = rel.split('/').filter(|s| !s.is_empty()).collect();
+        for i in 0..parts.len() {
+            let tail = parts[i..].join("/");
+            for dir in [base, self.root.as_path()] {
+                let p = crate::discover::normalize(&dir.join(&tail));
+                if self.files.contains(&p) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
+    /// The runs of a command list, following repo scripts one level deep.
+    fn expand(&mut self, list: &CommandList, file: FileId, base: &Path, via: &[Span]) -> Vec<Run> {
+        let mut out = Vec::new();
+        let text = self.db.get(file).text.clone();
+        let mut last_migrate_end: Option<u32> = None;
+        for c in &list.commands {
+            let mut run = run_of(c, file, &text);
+            run.via = via.to_vec();
+            if let Some(end) = last_migrate_end {
+                let between = text.get(end as usize..c.start as usize).unwrap_or("");
+                run.after_failed_migrate = between.trim().starts_with("||");
+            }
+            if run.migrates() {
+                last_migrate_end = Some(c.end);
+            }
+            let script = match &c.kind {
+                CommandKind::RunScript { path, lang } => Some((path.clone(), *lang)),
+                CommandKind::Source { path } => Some((path.clone(), Lang::Shell)),
+                _ => None,
+            };
+            let span = run.span;
+            out.push(run);
+            if !via.is_empty() {
+                continue; // one level deep
+            }
+            if let Some((path, lang)) = script {
+                let mut chain = via.to_vec();
+                chain.push(span);
+                for mut r in self.script(&path, lang, base) {
+                    let mut v = chain.clone();
+                    v.extend(r.via.iter().copied());
+                    r.via = v;
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// The runs a repo script makes itself (not following further).
+    fn script(&mut self, name: &str, lang: Lang, base: &Path) -> Vec<Run> {
+        let candidates: Vec<String> = match lang {
+            Lang::Python if !name.ends_with(".py") => {
+                // `python -m pkg.mod`
+                let m = name.replace('.', "/");
+                vec![format!("{m}.py"), format!("{m}/__main__.py")]
+            }
+            _ => vec![name.to_string()],
+        };
+        let Some(path) = candidates.iter().find_map(|c| self.resolve(c, base)) else {
+            return Vec::new();
+        };
+        if let Some(done) = self.script_runs.get(&path) {
+            return done.clone().unwrap_or_default();
+        }
+        // Mark first: a script that names itself is read once.
+        self.script_runs.insert(path.clone(), None);
+        let is_py = path.extension().is_some_and(|e| e == "py") || lang == Lang::Python;
+        let runs = if is_py {
+            match self.python(&path) {
+                Some((id, facts)) => python_runs(id, &facts, &self.db.get(id).text),
+                None => Vec::new(),
+            }
+        } else {
+            match (self.read)(&path, self.db) {
+                Some(id) => {
+                    let text = self.db.get(id).text.clone();
+                    let list = CommandList::from_shell(&text);
+                    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+                    // Marked as followed: `expand` does not go deeper.
+                    let marker = [Span::file_start(id)];
+                    let mut runs = self.expand(&list, id, &dir, &marker);
+                    for r in &mut runs {
+                        r.via.clear();
+                    }
+                    runs
+                }
+                None => Vec::new(),
+            }
+        };
+        self.script_runs.insert(path, Some(runs.clone()));
+        runs
+    }
+
+    fn dockerfile(&mut self, id: FileId, dir: &Path) -> (Dockerfile, Vec<(Span, Vec<Run>)>) {
+        let text = self.db.get(id).text.clone();
+        let mut df = Dockerfile {
+            file: id,
+            env: Vec::new(),
+            entrypoint: None,
+            cmd: None,
+        };
+        let mut builds = Vec::new();
+        for ins in shell::dockerfile_instructions(&text) {
+            let sp = Span::new(id, ins.start as usize, ins.end as usize);
+            let list = CommandList::from_instr(&ins);
+            match ins.keyword.as_str() {
+                "FROM" => {
+                    // A new stage: its start command replaces the previous stage's.
+                    df.entrypoint = None;
+                    df.cmd = None;
+                }
+                "ENV" => {
+                    if let shell::Form::Shell(s) = &ins.form {
+                        df.env.extend(dockerfile_env(s));
+                    }
+                }
+                "RUN" => {
+                    let runs = self.expand(&list, id, dir, &[]);
+                    builds.push((sp, runs));
+                }
+                "CMD" => df.cmd = Some((sp, list)),
+                "ENTRYPOINT" => df.entrypoint = Some((sp, list)),
+                _ => {}
+            }
+        }
+        (df, builds)
+    }
+
+    /// A service's effective start: its `entrypoint` (or the image's) then its `command` (or
+    /// the image's `CMD` when the service sets neither).
+    fn service_runs(
+        &mut self,
+        svc: &Service,
+        file: FileId,
+        dir: &Path,
+        dockerfiles: &[Dockerfile],
+    ) -> (Vec<Run>, Vec<(String, String)>) {
+        let image = svc.build.as_ref().and_then(|(ctx, name)| {
+            let ctx = crate::discover::normalize(&dir.join(ctx));
+            let df = ctx.join(name.as_deref().unwrap_or("Dockerfile"));
+            let df = crate::discover::normalize(&df);
+            dockerfiles
+                .iter()
+                .find(|d| self.db.get(d.file).path == df)
+                .cloned()
+        });
+        let mut runs = Vec::new();
+        let mut env = svc.environment.clone();
+        match (&svc.entrypoint, &image) {
+            (Some(e), _) => runs.extend(self.expand(&e.list, file, dir, &[])),
+            (None, Some(df)) => {
+                if let Some((_, l)) = &df.entrypoint {
+                    let d = self.db.get(df.file).path.parent().map(Path::to_path_buf);
+                    runs.extend(self.expand(l, df.file, &d.unwrap_or_default(), &[]));
+                }
+            }
+            _ => {}
+        }
+        match (&svc.command, &image) {
+            (Some(c), _) => runs.extend(self.expand(&c.list, file, dir, &[])),
+            (None, Some(df)) if svc.entrypoint.is_none() => {
+                if let Some((_, l)) = &df.cmd {
+                    let d = self.db.get(df.file).path.parent().map(Path::to_path_buf);
+                    runs.extend(self.expand(l, df.file, &d.unwrap_or_default(), &[]));
+                }
+            }
+            _ => {}
+        }
+        if let Some(df) = &image {
+            env.extend(df.env.iter().cloned());
+        }
+        (runs, env)
+    }
+}
+
+fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
+    let target_text = match &c.kind {
+        CommandKind::Migrate { target, .. }
+        | CommandKind::Stamp { target }
+        | CommandKind::Downgrade { target } => target.text().map(str::to_string),
+        _ => None,
+    };
+    let target = target_text.and_then(|t| {
+        c.argv
+            .iter()
+            .rev()
+            .find(|w| w.text == t)
+            .map(|w| Span::new(file, w.start as usize, w.end as usize))
+    });
+    let _ = text;
+    Run {
+        kind: c.kind.clone(),
+        span: Span::new(file, c.start as usize, c.end as usize),
+        target,
+        via: Vec::new(),
+        failure_ignored: c.failure_ignored.as_ref().map(|i| {
+            (
+                i.how.clone(),
+                Span::new(file, i.start as usize, i.end as usize),
+            )
+        }),
+        unchecked_errexit_off: c.errexit_off && !c.status_checked,
+        guards: c
+            .guards
+            .iter()
+            .map(|g| (g.text.clone(), g.negated))
+            .collect(),
+        after_failed_migrate: false,
+        env: c.env.clone(),
+        one_shot_wrapper: c.wrappers.iter().any(|w| {
+            w.contains("compose run")
+                || w.contains("docker exec")
+                || w.contains("docker run")
+                || w.contains("kubectl exec")
+                || w.contains("heroku run")
+                || w.contains("railway run")
+                || w.contains("compose exec")
+        }),
+        in_python: false,
+    }
+}
+
+/// The runs a Python script makes: Alembic/Flask-Migrate API calls and shell commands.
+pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
+    let mut out = Vec::new();
+    for e in &facts.effects {
+        let sp = Span::new(id, e.start, e.end);
+        let lit = |t: &pyapp::Target| match t {
+            pyapp::Target::Literal { value, start, end } => {
+                (target_of(value), Some(Span::new(id, *start, *end)))
+            }
+            pyapp::Target::Default => (Target::Head, None),
+            pyapp::Target::Unknown { start, end } => (
+                Target::Unknown(text.get(*start..*end).unwrap_or("").to_string()),
+                Some(Span::new(id, *start, *end)),
+            ),
+        };
+        let (kind, target) = match &e.kind {
+            EffectKind::Upgrade { target, flask } => {
+                let (t, s) = lit(target);
+                (
+                    CommandKind::Migrate {
+                        tool: if *flask {
+                            command::Tool::FlaskDb
+                        } else {
+                            command::Tool::Alembic
+                        },
+                        target: t,
+                    },
+                    s,
+                )
+            }
+            EffectKind::Stamp { target } => {
+                let (t, s) = lit(target);
+                (CommandKind::Stamp { target: t }, s)
+            }
+            EffectKind::Downgrade { target } => {
+                let (t, s) = lit(target);
+                (CommandKind::Downgrade { target: t }, s)
+            }
+            EffectKind::Autogenerate => (CommandKind::Autogenerate, None),
+            EffectKind::Merge => (CommandKind::Merge, None),
+            EffectKind::Shell { line, argv } => {
+                let mut list = match line {
+                    Some(l) => {
+                        let mut l = CommandList::from_shell(l);
+                        let at = e.start as u32;
+                        l.map_offsets(|_| at);
+                        l
+                    }
+                    None => {
+                        let args: Vec<(String, u32, u32)> = argv
+                            .iter()
+                            .map(|(t, s, en)| (t.clone(), *s as u32 + 1, *en as u32))
+                            .collect();
+                        CommandList::from_exec(&args)
+                    }
+                };
+                for c in std::mem::take(&mut list.commands) {
+                    let mut r = run_of(&c, id, text);
+                    if r.span.start == r.span.end {
+                        r.span = sp;
+                    }
+                    r.in_python = true;
+                    r.guards = e
+                        .guards
+                        .iter()
+                        .map(|g| (g.text.clone(), g.negated))
+                        .collect();
+                    out.push(r);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        out.push(Run {
+            kind,
+            span: sp,
+            target,
+            via: Vec::new(),
+            failure_ignored: None,
+            unchecked_errexit_off: false,
+            guards: e
+                .guards
+                .iter()
+                .map(|g| (g.text.clone(), g.negated))
+                .collect(),
+            after_failed_migrate: false,
+            env: Vec::new(),
+            one_shot_wrapper: false,
+            in_python: true,
+        });
+    }
+    out
+}
+
+/// Effects of a Python file that run when the application starts: in FastAPI lifespan or
+/// startup handlers, Flask `create_app`, or at import of a module that builds the app,
+/// and in the module's functions those call.
+pub fn startup_effects(f: &PyFacts) -> Vec<usize> {
+    let mut roots: Vec<usize> = Vec::new();
+    for (i, func) in f.functions.iter().enumerate() {
+        let deco = func.decorators.iter().any(|d| {
+            let d = d.replace('\'', "\"");
+            d.contains("on_event(\"startup\")")
+                || d.ends_with("before_first_request")
+                || d.ends_with("before_serving")
+                || d.ends_with("on_startup")
+                || d.ends_with(".startup")
+        });
+        let named = matches!(
+            func.name.as_str(),
+            "create_app" | "make_app" | "build_app" | "get_app" | "lifespan" | "app_lifespan"
+        );
+        if deco || named || f.lifespan_refs.contains(&func.name) {
+            roots.push(i);
+        }
+    }
+    if f.builds_app {
+        for r in &f.module_refs {
+            if let Some(i) = f.function(r) {
+                roots.push(i);
+            }
+        }
+    }
+    let mut reach = vec![false; f.functions.len()];
+    let mut stack = roots;
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut reach[i], true) {
+            continue;
+        }
+        for r in &f.functions[i].refs {
+            if let Some(j) = f.function(r) {
+                if !reach[j] {
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    f.effects
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| match e.function {
+            Some(i) => reach[i],
+            None => f.builds_app && !e.main_guard,
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `ENV A=1 B="2"` and the legacy `ENV A 1`.
+fn dockerfile_env(s: &str) -> Vec<(String, String)> {
+    let s = s.trim();
+    if !s.contains('=')
+        || s.split_whitespace()
+            .next()
+            .is_some_and(|w| !w.contains('='))
+    {
+        if let Some((k, v)) = s.split_once(char::is_whitespace) {
+            return vec![(k.to_string(), v.trim().to_string())];
+        }
+    }
+    s.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+        .collect()
+}
+
+/// Start commands of Procfile, `railway.toml` and `fly.toml`.
+fn platform_commands(id: FileId, path: &Path, text: &str) -> Vec<(SurfaceKind, Span, CommandList)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    if name == "procfile" {
+        let mut off = 0usize;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_end();
+            if let Some((proc_name, cmd)) = trimmed.split_once(':') {
+                if !proc_name.starts_with('#') && !proc_name.contains(' ') {
+                    let cmd_start = off + proc_name.len() + 1;
+                    let mut l = CommandList::from_shell(cmd);
+                    let base = cmd_start as u32;
+                    l.map_offsets(|o| base + o);
+                    let kind = if proc_name.trim() == "release" {
+                        SurfaceKind::ReleasePhase
+                    } else {
+                        SurfaceKind::PlatformStart
+                    };
+                    out.push((kind, Span::new(id, off, off + trimmed.len()), l));
+                }
+            }
+            off += line.len();
+        }
+        return out;
+    }
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return out;
+    };
+    let mut add = |kind: SurfaceKind, cmd: &str| {
+        // TOML spans are not kept by `toml::Table`: find the command's text in the file.
+        let at = text.find(cmd).unwrap_or(0);
+        let mut l = CommandList::from_shell(cmd);
+        let base = at as u32;
+        l.map_offsets(|o| base + o);
+        out.push((kind, Span::new(id, at, at + cmd.len()), l));
+    };
+    let get = |t: &str, k: &str| {
+        doc.get(t)
+            .and_then(|v| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    if name == "railway.toml" {
+        if let Some(c) = get("deploy", "startCommand") {
+            add(SurfaceKind::PlatformStart, &c);
+        }
+        if let Some(c) = get("deploy", "preDeployCommand") {
+            add(SurfaceKind::ReleasePhase, &c);
+        }
+    } else if name == "fly.toml" {
+        if let Some(c) = get("deploy", "release_command") {
+            add(SurfaceKind::ReleasePhase, &c);
+        }
+        if let Some(procs) = doc.get("processes").and_then(|p| p.as_table()) {
+            for v in procs.values() {
+                if let Some(c) = v.as_str() {
+                    add(SurfaceKind::PlatformStart, c);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_database_guards() {
+        assert!(empty_database_check("is_db_empty()", false));
+        assert!(!empty_database_check("is_db_empty()", true));
+        assert!(empty_database_check(
+            "! psql \"$DATABASE_URL\" -c 'select 1 from alembic_version'",
+            false
+        ));
+        assert!(empty_database_check(
+            "not inspector.has_table(\"alembic_version\")",
+            false
+        ));
+        assert!(!empty_database_check(
+            "inspector.has_table(\"alembic_version\")",
+            false
+        ));
+        assert!(!empty_database_check("[ \"$ENV\" = production ]", false));
+    }
+
+    #[test]
+    fn env_lines() {
+        assert_eq!(
+            dockerfile_env("WEB_CONCURRENCY=4 A=\"x\""),
+            vec![
+                ("WEB_CONCURRENCY".to_string(), "4".to_string()),
+                ("A".to_string(), "x".to_string())
+            ]
+        );
+        assert_eq!(
+            dockerfile_env("DATABASE_URL sqlite:///x.db"),
+            vec![("DATABASE_URL".to_string(), "sqlite:///x.db".to_string())]
+        );
+    }
+}
+
+/// Environment keys that name the application's database.
+const DB_KEYS: [&str; 8] = [
+    "DATABASE_URL",
+    "SQLALCHEMY_DATABASE_URI",
+    "SQLALCHEMY_DATABASE_URL",
+    "DB_URL",
+    "DB_HOST",
+    "POSTGRES_HOST",
+    "POSTGRES_SERVER",
+    "PGHOST",
+];
+
+/// Whether an environment names a database (`DATABASE_URL`, `*_DATABASE_URL`, `DB_HOST`…).
+pub fn names_database(env: &[(String, String)]) -> bool {
+    env.iter().any(|(k, _)| {
+        let k = k.to_ascii_uppercase();
+        DB_KEYS.contains(&k.as_str()) || k.ends_with("_DATABASE_URL") || k.ends_with("_DB_URL")
+    })
+}
+
+/// A database URL in an environment that is local to the build or the runner: SQLite, or a
+/// server on localhost.
+pub fn local_database(env: &[(String, String)], extra_text: &str) -> bool {
+    let local = |v: &str| {
+        let v = v.to_ascii_lowercase();
+        v.starts_with("sqlite") || v.contains("@localhost") || v.contains("@127.0.0.1")
+    };
+    env.iter().any(|(k, v)| {
+        let k = k.to_ascii_uppercase();
+        (k.contains("DATABASE") || k.contains("DB_URL") || k.contains("SQLALCHEMY")) && local(v)
+    }) || extra_text.to_ascii_lowercase().contains("sqlite:")
+}
+
+/// How a compose service uses migrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceRole {
+    /// Migrates, then exits.
+    Migrate,
+    /// Migrates, then starts a server.
+    MigrateThenServe,
+    Other,
+}
+
+impl DeployModel {
+    pub fn role(&self, compose: usize, service: usize) -> ServiceRole {
+        let Some(s) = self.service_surface(compose, service) else {
+            return ServiceRole::Other;
+        };
+        let Some(m) = s.runs.iter().position(Run::migrates) else {
+            return ServiceRole::Other;
+        };
+        if s.runs[m..].iter().any(Run::serves) {
+            ServiceRole::MigrateThenServe
+        } else {
+            ServiceRole::Migrate
+        }
+    }
+
+    /// Whether a workflow step migrates a throwaway database (a `services:` container, a
+    /// localhost server, SQLite): a test, not a deploy.
+    pub fn test_database(&self, s: &Surface) -> bool {
+        let SurfaceKind::Step { workflow, job, .. } = s.kind else {
+            return false;
+        };
+        let j = &self.workflows[workflow].jobs[job];
+        if !j.db_services.is_empty() {
+            return true;
+        }
+        local_database(&s.env, "") || s.runs.iter().any(|r| local_database(&r.env, ""))
+    }
+
+    /// Surfaces that deploy: everything but workflow steps that migrate a test database.
+    pub fn deploy_surfaces(&self) -> impl Iterator<Item = &Surface> {
+        self.surfaces.iter().filter(|s| !self.test_database(s))
+    }
+
+    /// Jobs of a workflow that deploy or migrate a real database, with the run that shows it.
+    pub fn deploying_jobs(&self, workflow: usize) -> Vec<(usize, &Run)> {
+        let mut out: Vec<(usize, &Run)> = Vec::new();
+        for s in self.deploy_surfaces() {
+            let SurfaceKind::Step {
+                workflow: w, job, ..
+            } = s.kind
+            else {
+                continue;
+            };
+            if w != workflow || out.iter().any(|(j, _)| *j == job) {
+                continue;
+            }
+            let hit = s.runs.iter().find(|r| {
+                r.migrates()
+                    || matches!(&r.kind, CommandKind::Deploy(d)
+                        if !matches!(d, DeployKind::ComposeUp { remote: false, .. }))
+            });
+            if let Some(r) = hit {
+                out.push((job, r));
+            }
+        }
+        out
+    }
+}

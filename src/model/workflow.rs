@@ -1,0 +1,368 @@
+//! GitHub Actions workflows: triggers, concurrency, jobs and the shell their steps run.
+
+use crate::parse::yaml::{NodeKind, YamlNode};
+use crate::source::{FileId, Span};
+
+use super::command::{CommandList, ShellOptions};
+use super::compose::{environment, span, Val};
+
+#[derive(Debug, Clone)]
+pub struct Concurrency {
+    pub key: Span,
+    /// `cancel-in-progress`, if set.
+    pub cancel: Option<Val>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub span: Span,
+    pub name: Option<String>,
+    /// The `run:` script (or an SSH action's `script:` input), with its commands.
+    pub run: Option<(Span, CommandList)>,
+    pub uses: Option<Val>,
+    pub continue_on_error: Option<Val>,
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub key: Span,
+    pub concurrency: Option<Concurrency>,
+    pub environment: Option<Span>,
+    /// Database containers under `services:` (a test database on the runner).
+    pub db_services: Vec<String>,
+    pub continue_on_error: Option<Val>,
+    pub env: Vec<(String, String)>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub file: FileId,
+    /// Event names, with the span of each.
+    pub triggers: Vec<(String, Span)>,
+    pub on: Option<Span>,
+    pub concurrency: Option<Concurrency>,
+    pub env: Vec<(String, String)>,
+    pub jobs: Vec<Job>,
+}
+
+/// Triggers under which several runs of one workflow overlap on a shared target.
+pub const SHARED_TRIGGERS: [&str; 6] = [
+    "push",
+    "release",
+    "schedule",
+    "workflow_run",
+    "repository_dispatch",
+    "merge_group",
+];
+
+impl Workflow {
+    pub fn read(file: FileId, doc: &YamlNode) -> Workflow {
+        // `on` may be read as a boolean key by YAML 1.1 loaders; ours keeps it a string.
+        let on = doc.entry("on").or_else(|| doc.entry("true"));
+        let mut triggers = Vec::new();
+        if let Some(e) = on {
+            match &e.value.kind {
+                NodeKind::Scalar { value, .. } => {
+                    triggers.push((value.clone(), span(file, e.value.loc)))
+                }
+                NodeKind::Seq(items) => {
+                    for i in items {
+                        if let Some(s) = i.as_str() {
+                            triggers.push((s.to_string(), span(file, i.loc)));
+                        }
+                    }
+                }
+                NodeKind::Map(entries) => {
+                    for t in entries {
+                        if let Some(s) = t.key.as_str() {
+                            triggers.push((s.to_string(), span(file, t.key.loc)));
+                        }
+                    }
+                }
+                NodeKind::Null => {}
+            }
+        }
+        let mut jobs = Vec::new();
+        if let Some(map) = doc.get("jobs").and_then(YamlNode::as_map) {
+            for e in map {
+                let Some(id) = e.key.as_str() else { continue };
+                if e.value.as_map().is_none() {
+                    continue;
+                }
+                jobs.push(job(file, id, &e.key, &e.value));
+            }
+        }
+        Workflow {
+            file,
+            triggers,
+            on: on.map(|e| span(file, e.key.loc)),
+            concurrency: concurrency(file, doc),
+            env: environment(doc.get("env")),
+            jobs,
+        }
+    }
+
+    pub fn has_trigger(&self, name: &str) -> bool {
+        self.triggers.iter().any(|(t, _)| t == name)
+    }
+
+    /// Whether two runs can overlap: a trigger that fires per push/event, not per pull request.
+    pub fn shared_trigger(&self) -> Option<&(String, Span)> {
+        self.triggers
+            .iter()
+            .find(|(t, _)| SHARED_TRIGGERS.contains(&t.as_str()))
+    }
+}
+
+fn concurrency(file: FileId, node: &YamlNode) -> Option<Concurrency> {
+    let e = node.entry("concurrency")?;
+    if e.value.is_null() {
+        return None;
+    }
+    Some(Concurrency {
+        key: span(file, e.key.loc),
+        cancel: e
+            .value
+            .get("cancel-in-progress")
+            .and_then(|c| Val::from_node(file, c)),
+    })
+}
+
+impl Val {
+    pub fn from_node(file: FileId, node: &YamlNode) -> Option<Val> {
+        let text = node.as_str()?.to_string();
+        Some(Val {
+            text,
+            span: span(file, node.loc),
+            quoted: false,
+            via: None,
+        })
+    }
+}
+
+fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
+    let mut db_services = Vec::new();
+    if let Some(services) = node.get("services").and_then(YamlNode::as_map) {
+        for s in services {
+            let image = s
+                .value
+                .get("image")
+                .and_then(YamlNode::as_str)
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if [
+                "postgres",
+                "postgis",
+                "mysql",
+                "mariadb",
+                "timescale",
+                "pgvector",
+            ]
+            .iter()
+            .any(|d| image.contains(d))
+            {
+                if let Some(n) = s.key.as_str() {
+                    db_services.push(n.to_string());
+                }
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    for s in node.get("steps").and_then(YamlNode::as_seq).unwrap_or(&[]) {
+        let uses = s.get("uses").and_then(|u| Val::from_node(file, u));
+        let script = s.get("run").or_else(|| {
+            // Deploy over SSH: the action's `script`/`command` input is a shell script.
+            let u = uses.as_ref()?.lower();
+            if u.contains("ssh") || u.contains("remote") || u.contains("command") {
+                let with = s.get("with")?;
+                with.get("script")
+                    .or_else(|| with.get("command"))
+                    .or_else(|| with.get("run"))
+            } else {
+                None
+            }
+        });
+        let run = script.and_then(|r| {
+            let text = r.as_str()?;
+            // GitHub runs `run:` with `bash -e {0}` (`-eo pipefail` when `shell: bash`).
+            let mut l = CommandList::from_shell_with(
+                text,
+                ShellOptions {
+                    errexit: true,
+                    pipefail: s.get("shell").and_then(YamlNode::as_str) == Some("bash"),
+                },
+            );
+            l.map_offsets(|o| r.source_offset(o as usize));
+            Some((span(file, r.loc), l))
+        });
+        steps.push(Step {
+            span: span(file, s.loc),
+            name: s.get("name").and_then(YamlNode::as_str).map(str::to_string),
+            run,
+            uses,
+            continue_on_error: s
+                .get("continue-on-error")
+                .and_then(|c| Val::from_node(file, c)),
+            env: environment(s.get("env")),
+        });
+    }
+    Job {
+        id: id.to_string(),
+        key: span(file, key.loc),
+        concurrency: concurrency(file, node),
+        environment: node.entry("environment").map(|e| span(file, e.key.loc)),
+        db_services,
+        continue_on_error: node
+            .get("continue-on-error")
+            .and_then(|c| Val::from_node(file, c)),
+        env: environment(node.get("env")),
+        steps,
+    }
+}
+
+/// The value of a GitHub expression (`true`, `${{ github.event_name == 'pull_request' }}`)
+/// for a run started by `event`: `None` when it depends on something else.
+pub fn eval_on(expr: &str, event: &str) -> Option<bool> {
+    let t = expr.trim();
+    let inner = t
+        .strip_prefix("${{")
+        .and_then(|r| r.strip_suffix("}}"))
+        .unwrap_or(t)
+        .trim();
+    eval_or(inner, event)
+}
+
+fn eval_or(s: &str, event: &str) -> Option<bool> {
+    let parts = split_top(s, "||");
+    if parts.len() > 1 {
+        let vals: Vec<Option<bool>> = parts.iter().map(|p| eval_and(p, event)).collect();
+        if vals.contains(&Some(true)) {
+            return Some(true);
+        }
+        return vals.iter().all(|v| *v == Some(false)).then_some(false);
+    }
+    eval_and(s, event)
+}
+
+fn eval_and(s: &str, event: &str) -> Option<bool> {
+    let parts = split_top(s, "&&");
+    if parts.len() > 1 {
+        let vals: Vec<Option<bool>> = parts.iter().map(|p| eval_atom(p, event)).collect();
+        if vals.contains(&Some(false)) {
+            return Some(false);
+        }
+        return vals.iter().all(|v| *v == Some(true)).then_some(true);
+    }
+    eval_atom(s, event)
+}
+
+fn split_top<'a>(s: &'a str, op: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut quote = false;
+    let mut last = 0;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\'' => quote = !quote,
+            b'(' if !quote => depth += 1,
+            b')' if !quote => depth -= 1,
+            _ if !quote && depth == 0 && s[i..].starts_with(op) => {
+                out.push(&s[last..i]);
+                i += op.len();
+                last = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.push(&s[last..]);
+    out
+}
+
+fn eval_atom(s: &str, event: &str) -> Option<bool> {
+    let s = s.trim();
+    if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        return eval_or(inner, event);
+    }
+    if let Some(rest) = s.strip_prefix('!') {
+        if !rest.starts_with('=') {
+            return eval_atom(rest, event).map(|v| !v);
+        }
+    }
+    match s {
+        "true" => return Some(true),
+        "false" => return Some(false),
+        _ => {}
+    }
+    let unquote = |x: &str| {
+        let x = x.trim();
+        x.strip_prefix('\'')
+            .and_then(|r| r.strip_suffix('\''))
+            .map(str::to_string)
+    };
+    for (op, eq) in [("==", true), ("!=", false)] {
+        if let Some((l, r)) = s.split_once(op) {
+            let (l, r) = (l.trim(), r.trim());
+            let (name, lit) = if l == "github.event_name" {
+                (l, unquote(r))
+            } else if r == "github.event_name" {
+                (r, unquote(l))
+            } else {
+                return None;
+            };
+            let _ = name;
+            let lit = lit?;
+            return Some((lit == event) == eq);
+        }
+    }
+    // Pull-request-only values are empty on other events.
+    if event != "pull_request"
+        && (s.starts_with("github.head_ref")
+            || s.starts_with("github.event.pull_request")
+            || s == "github.event.number")
+    {
+        return Some(false);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eval_on;
+
+    #[test]
+    fn expressions_on_push() {
+        assert_eq!(eval_on("true", "push"), Some(true));
+        assert_eq!(
+            eval_on("${{ github.event_name == 'pull_request' }}", "push"),
+            Some(false)
+        );
+        assert_eq!(
+            eval_on("${{ github.event_name != 'pull_request' }}", "push"),
+            Some(true)
+        );
+        assert_eq!(
+            eval_on("${{ github.event_name == 'pull_request' }}", "pull_request"),
+            Some(true)
+        );
+        assert_eq!(
+            eval_on("${{ !contains(github.ref, 'main') }}", "push"),
+            None
+        );
+        assert_eq!(
+            eval_on(
+                "${{ github.event_name == 'pull_request' || github.event_name == 'push' }}",
+                "push"
+            ),
+            Some(true)
+        );
+        assert_eq!(eval_on("${{ github.head_ref != '' }}", "push"), None);
+        assert_eq!(eval_on("${{ github.head_ref }}", "push"), Some(false));
+    }
+}
