@@ -5,12 +5,16 @@ use std::str::FromStr;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::RevisionGraph;
+use crate::model::deploy::DeployModel;
 use crate::model::project::{FileIssue, Project};
 use crate::model::script::Script;
 use crate::source::FileDb;
 
+pub mod compose;
+pub mod cross;
 pub mod graph;
 pub mod migration;
+pub mod workflow;
 
 /// Every rule, by id. The kebab-case name is the only string form.
 #[derive(
@@ -35,6 +39,24 @@ pub enum RuleId {
     MissingExtension,
     ConcurrentIndexInTransaction,
     VersionTableEdit,
+    MigrateServiceRollout,
+    MigrateServiceReplicas,
+    MigrateServiceRestart,
+    JobWithUpdateConfig,
+    ServiceUpdateConfigMissing,
+    MigrationsInReplicatedService,
+    AppNotGatedOnMigrations,
+    ExtensionOnlyInInitScript,
+    DeployWithoutConcurrency,
+    CancelInProgressMigration,
+    MigrationFailureIgnored,
+    StampInDeploy,
+    HardCodedUpgradeTarget,
+    UpgradeHeadsInDeploy,
+    AutogenerateInDeploy,
+    MigrationInImageBuild,
+    MigrationsAtAppStartup,
+    CreateAllWithMigrations,
 }
 
 impl RuleId {
@@ -53,6 +75,18 @@ impl RuleId {
     /// Whether the rule reads what revision bodies do (operations and SQL).
     pub fn reads_operations(self) -> bool {
         self.meta().category == Category::Migration
+            || matches!(
+                self,
+                RuleId::ExtensionOnlyInInitScript | RuleId::UpgradeHeadsInDeploy
+            )
+    }
+
+    /// Whether the rule reads deploy files (compose, workflows, Dockerfiles, scripts, app code).
+    pub fn reads_deploy_files(self) -> bool {
+        matches!(
+            self.meta().category,
+            Category::Compose | Category::Workflow | Category::Cross
+        )
     }
 }
 
@@ -76,6 +110,12 @@ impl FromStr for RuleId {
 pub enum Category {
     Graph,
     Migration,
+    /// Compose and stack files.
+    Compose,
+    /// Workflows, scripts and Dockerfiles.
+    Workflow,
+    /// Application code read together with the deploy files.
+    Cross,
 }
 
 impl Category {
@@ -83,6 +123,9 @@ impl Category {
         match self {
             Category::Graph => "graph",
             Category::Migration => "migration",
+            Category::Compose => "compose",
+            Category::Workflow => "workflow",
+            Category::Cross => "cross",
         }
     }
 }
@@ -120,6 +163,8 @@ pub struct Context<'a> {
     /// Scripts outside the version locations that run SQL on a version table or create an
     /// extension.
     pub scripts: &'a [Script],
+    /// Deploy files and what they run.
+    pub deploy: &'a DeployModel,
     pub options: &'a RuleOptions,
     /// Working directory, for commands the help text suggests.
     pub cwd: &'a std::path::Path,
@@ -155,6 +200,44 @@ pub fn registry(id: RuleId) -> &'static dyn Rule {
             &migration::concurrent_index_in_transaction::ConcurrentIndexInTransaction
         }
         RuleId::VersionTableEdit => &migration::version_table_edit::VersionTableEdit,
+        RuleId::MigrateServiceRollout => &compose::migrate_service_rollout::MigrateServiceRollout,
+        RuleId::MigrateServiceReplicas => {
+            &compose::migrate_service_replicas::MigrateServiceReplicas
+        }
+        RuleId::MigrateServiceRestart => &compose::migrate_service_restart::MigrateServiceRestart,
+        RuleId::JobWithUpdateConfig => &compose::job_with_update_config::JobWithUpdateConfig,
+        RuleId::ServiceUpdateConfigMissing => {
+            &compose::service_update_config_missing::ServiceUpdateConfigMissing
+        }
+        RuleId::MigrationsInReplicatedService => {
+            &compose::migrations_in_replicated_service::MigrationsInReplicatedService
+        }
+        RuleId::AppNotGatedOnMigrations => {
+            &compose::app_not_gated_on_migrations::AppNotGatedOnMigrations
+        }
+        RuleId::ExtensionOnlyInInitScript => {
+            &compose::extension_only_in_init_script::ExtensionOnlyInInitScript
+        }
+        RuleId::DeployWithoutConcurrency => {
+            &workflow::deploy_without_concurrency::DeployWithoutConcurrency
+        }
+        RuleId::CancelInProgressMigration => {
+            &workflow::cancel_in_progress_migration::CancelInProgressMigration
+        }
+        RuleId::MigrationFailureIgnored => {
+            &workflow::migration_failure_ignored::MigrationFailureIgnored
+        }
+        RuleId::StampInDeploy => &workflow::stamp_in_deploy::StampInDeploy,
+        RuleId::HardCodedUpgradeTarget => {
+            &workflow::hard_coded_upgrade_target::HardCodedUpgradeTarget
+        }
+        RuleId::UpgradeHeadsInDeploy => &workflow::upgrade_heads_in_deploy::UpgradeHeadsInDeploy,
+        RuleId::AutogenerateInDeploy => &workflow::autogenerate_in_deploy::AutogenerateInDeploy,
+        RuleId::MigrationInImageBuild => &workflow::migration_in_image_build::MigrationInImageBuild,
+        RuleId::MigrationsAtAppStartup => &cross::migrations_at_app_startup::MigrationsAtAppStartup,
+        RuleId::CreateAllWithMigrations => {
+            &cross::create_all_with_migrations::CreateAllWithMigrations
+        }
     }
 }
 

@@ -12,7 +12,10 @@ static META: RuleMeta = RuleMeta {
 
 Reports files revlint must read but cannot: Python syntax errors in revision files (with
 the parser's position), files that are not valid UTF-8 and declare no other encoding,
-binary files, unreadable files, link loops, and config files Alembic cannot parse.
+binary files, unreadable files, link loops, config files Alembic cannot parse, and
+compose, stack and workflow YAML that does not load: syntax errors, duplicate keys, unknown
+aliases, `<<` merges of non-mappings, alias-expansion bombs and nesting deeper than 256
+levels.
 The rest of the project is still linted: revlint's parser recovers, so a revision with a
 syntax error keeps its place in the graph when its ids can be read.
 
@@ -49,6 +52,13 @@ impl Rule for ParseError {
                 Diagnostic::new(RuleId::ParseError, issue.message.clone())
                     .primary(issue.span, issue.label)
                     .help("make the path readable, or remove the link loop"),
+            );
+        }
+        for issue in &cx.deploy.issues {
+            out.push(
+                Diagnostic::new(RuleId::ParseError, issue.message.clone())
+                    .primary(issue.span, issue.label)
+                    .help("fix the YAML here; revlint checks the rest of the file's deploy settings only once it loads"),
             );
         }
         for project in cx.projects {

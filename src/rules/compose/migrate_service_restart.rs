@@ -1,0 +1,105 @@
+use super::{at_value, services, with_run};
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deploy::ServiceRole;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct MigrateServiceRestart;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::MigrateServiceRestart,
+    category: Category::Compose,
+    summary: "A one-shot migrate service that is restarted after it succeeds",
+    default_severity: Severity::Warning,
+    docs: r#"## What it does
+
+Finds one-shot migrate services that the orchestrator starts again after they exit
+successfully. Under swarm (a stack-deployed file): `deploy.restart_policy` absent (the default
+condition is `any`) or `condition: any`; a `restart: "no"` does not count, because
+`docker stack deploy` ignores `restart:`. Under plain compose: `restart: always` or
+`unless-stopped`. `mode: replicated-job` and `global-job` services are not restarted after
+success and are not reported.
+
+## Why is this bad?
+
+A finished migration task is restarted every few seconds, forever: the migration runs again
+and again, holds connections, races the next deploy's migration, and fills the logs; with a
+non-idempotent revision each re-run is a failure alert.
+
+## Example
+
+```yaml
+services:
+  migrate:
+    image: api:latest
+    command: alembic upgrade head
+    restart: "no"          # ignored by docker stack deploy
+    deploy:
+      replicas: 1
+```
+
+## How to fix
+
+Under swarm: `deploy.restart_policy: {condition: on-failure, max_attempts: 3}` or
+`mode: replicated-job`. Under compose: `restart: "no"` or `on-failure`.
+"#,
+};
+
+impl Rule for MigrateServiceRestart {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for s in services(cx) {
+            if s.role != ServiceRole::Migrate || s.job_mode() {
+                continue;
+            }
+            let Some(run) = s.migrate_run() else { continue };
+            let name = &s.svc.name;
+            let new = |m: String| Diagnostic::new(RuleId::MigrateServiceRestart, m);
+            if s.stack() {
+                let help = "set `deploy.restart_policy: {condition: on-failure, max_attempts: 3}`, or `deploy.mode: replicated-job`";
+                match &s.svc.restart_policy {
+                    None => {
+                        let mut d = new(format!(
+                            "migrate service `{name}` has no `deploy.restart_policy`: swarm's default `condition: any` restarts the finished migration every 5 seconds"
+                        ))
+                        .primary(s.deploy_key(), "no `restart_policy`");
+                        if let Some(r) = &s.svc.restart {
+                            d = d.secondary(r.span, "ignored by `docker stack deploy`");
+                        }
+                        out.push(with_run(d, run, "runs the migration").help(help));
+                    }
+                    Some((key, cond)) => {
+                        let any = cond.as_ref().is_none_or(|c| c.lower() == "any");
+                        if any {
+                            let d = new(format!(
+                                "migrate service `{name}` restarts on any exit: swarm starts the finished migration again and again"
+                            ));
+                            let d = match cond {
+                                Some(c) => at_value(d, c, "`any` includes success"),
+                                None => d.primary(*key, "no `condition`: the default is `any`"),
+                            };
+                            out.push(with_run(d, run, "runs the migration").help(help));
+                        }
+                    }
+                }
+            } else if let Some(r) = &s.svc.restart {
+                let v = r.lower();
+                if v == "always" || v == "unless-stopped" {
+                    let d = at_value(
+                        new(format!(
+                            "migrate service `{name}` has `restart: {v}`: compose starts the finished migration again"
+                        )),
+                        r,
+                        "restarts after success",
+                    );
+                    out.push(
+                        with_run(d, run, "runs the migration")
+                            .help("set `restart: \"no\"` or `restart: on-failure`"),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+use super::services;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deploy::ServiceRole;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct ServiceUpdateConfigMissing;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::ServiceUpdateConfigMissing,
+    category: Category::Compose,
+    summary: "A service in a stack-deployed file without `update_config`",
+    default_severity: Severity::Info,
+    docs: r#"## What it does
+
+In a file rolled out with `docker stack deploy`, lists services other than the migrate service
+(which `migrate-service-rollout` checks) that have no `deploy.update_config`. Job services
+(`mode: replicated-job`/`global-job`) cannot have one and are skipped.
+
+## Why is this bad?
+
+Without `update_config`, how a service is replaced (order, parallelism, delay, what happens on
+failure) is swarm's default and invisible in review. When an app service starts before the
+migration finished, it serves against the old schema; stacks that broke this way were fixed by
+setting `update_config` on every service.
+
+## Example
+
+```yaml
+services:
+  api:
+    image: api:latest
+    deploy:
+      replicas: 2
+```
+
+## How to fix
+
+Set the rollout explicitly, e.g. `update_config: {parallelism: 1, order: start-first,
+failure_action: rollback, delay: 10s}` for a stateless app.
+"#,
+};
+
+impl Rule for ServiceUpdateConfigMissing {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for s in services(cx) {
+            if !s.stack() || s.role == ServiceRole::Migrate || s.job_mode() {
+                continue;
+            }
+            if s.svc.update_config.is_some() {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    RuleId::ServiceUpdateConfigMissing,
+                    format!(
+                        "service `{}` in a stack-deployed file has no `deploy.update_config`: its rollout order and timing are swarm's defaults",
+                        s.svc.name
+                    ),
+                )
+                .primary(s.deploy_key(), "no `update_config`")
+                .help("set `deploy.update_config` (parallelism, order, delay, failure_action) explicitly"),
+            );
+        }
+    }
+}

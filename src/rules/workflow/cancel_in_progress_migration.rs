@@ -1,0 +1,96 @@
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::workflow::{eval_on, Concurrency, SHARED_TRIGGERS};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct CancelInProgressMigration;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::CancelInProgressMigration,
+    category: Category::Workflow,
+    summary: "`cancel-in-progress` on a workflow or job that migrates or deploys",
+    default_severity: Severity::Warning,
+    docs: r#"## What it does
+
+Finds `concurrency.cancel-in-progress: true` (or an expression that is true for a push,
+release or scheduled run) on a workflow or job that deploys or migrates. An expression such as
+`${{ github.event_name == 'pull_request' }}`, false outside pull requests, is not reported.
+
+## Why is this bad?
+
+A new push cancels the running deploy: the runner kills the migration process mid-way. On
+MySQL (no transactional DDL), or with `transaction_per_migration`, the database is left
+between revisions; on PostgreSQL the current transaction is rolled back but a
+`CREATE INDEX CONCURRENTLY` leaves an invalid index behind.
+
+## Example
+
+```yaml
+concurrency:
+  group: deploy
+  cancel-in-progress: true
+```
+
+## How to fix
+
+`cancel-in-progress: false`: queue the next run behind the current one.
+"#,
+};
+
+impl Rule for CancelInProgressMigration {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for (wi, wf) in cx.deploy.workflows.iter().enumerate() {
+            let jobs = cx.deploy.deploying_jobs(wi);
+            if jobs.is_empty() {
+                continue;
+            }
+            // Events for which the value matters: those that deploy.
+            let events: Vec<&str> = wf
+                .triggers
+                .iter()
+                .map(|(t, _)| t.as_str())
+                .filter(|t| SHARED_TRIGGERS.contains(t) || *t == "workflow_dispatch")
+                .collect();
+            let cancels = |c: &Concurrency| {
+                let v = c.cancel.as_ref()?;
+                events
+                    .iter()
+                    .find(|e| eval_on(&v.text, e) == Some(true))
+                    .map(|e| (v.span, e.to_string()))
+            };
+            let mut report = |c: &Concurrency, whose: String, run: &crate::model::deploy::Run| {
+                if let Some((span, event)) = cancels(c) {
+                    let what = if run.migrates() {
+                        "migration"
+                    } else {
+                        "deploy"
+                    };
+                    out.push(
+                        Diagnostic::new(
+                            RuleId::CancelInProgressMigration,
+                            format!(
+                                "{whose} cancels a running {what} when a new `{event}` run starts: the runner kills the migration mid-way"
+                            ),
+                        )
+                        .primary(span, format!("true for `{event}` runs"))
+                        .secondary(run.span, format!("the {what} that gets cancelled"))
+                        .help("set `cancel-in-progress: false`"),
+                    );
+                }
+            };
+            if let Some(c) = &wf.concurrency {
+                let (_, run) = jobs[0];
+                report(c, "the workflow".to_string(), run);
+            }
+            for (ji, run) in &jobs {
+                let job = &wf.jobs[*ji];
+                if let Some(c) = &job.concurrency {
+                    report(c, format!("job `{}`", job.id), run);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct DeployWithoutConcurrency;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::DeployWithoutConcurrency,
+    category: Category::Workflow,
+    summary: "A deploying workflow that can run twice at once: no `concurrency`",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds GitHub workflows triggered by `push`, `release`, `schedule`, `workflow_run`,
+`repository_dispatch` or `merge_group` with a job that deploys (`docker stack deploy`,
+`docker service update`, `kubectl`, `helm upgrade`, `fly deploy`, `railway up`, `heroku`,
+`gcloud run deploy`, `aws ecs update-service`, a remote `docker compose up`) or migrates a
+real database (directly or through a repository script), when neither the workflow nor that
+job sets `concurrency`. A workflow that only `workflow_dispatch` starts is reported as a
+warning. `environment:` does not serialise runs; test jobs that migrate a `services:`
+container, a localhost server or SQLite are not deploys.
+
+## Why is this bad?
+
+Two pushes in quick succession start two runs; both deploy and both migrate, at the same
+time, against the same database and the same swarm: concurrent migrations, `update out of
+sequence`, and an older commit's rollout finishing last.
+
+## Example
+
+```yaml
+on:
+  push:
+    branches: [main]
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: docker stack deploy -c stack.yml app
+```
+
+## How to fix
+
+```yaml
+concurrency:
+  group: deploy-production
+  cancel-in-progress: false
+```
+"#,
+};
+
+impl Rule for DeployWithoutConcurrency {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for (wi, wf) in cx.deploy.workflows.iter().enumerate() {
+            if wf.concurrency.is_some() {
+                continue;
+            }
+            let shared = wf.shared_trigger();
+            let dispatch = wf.has_trigger("workflow_dispatch");
+            if shared.is_none() && !dispatch {
+                continue;
+            }
+            for (ji, run) in cx.deploy.deploying_jobs(wi) {
+                let job = &wf.jobs[ji];
+                if job.concurrency.is_some() {
+                    continue;
+                }
+                let what = if run.migrates() {
+                    "migrates"
+                } else {
+                    "deploys"
+                };
+                let (trigger, trigger_span) = match shared {
+                    Some((t, s)) => (t.as_str(), *s),
+                    None => ("workflow_dispatch", wf.on.unwrap_or(job.key)),
+                };
+                let mut d = Diagnostic::new(
+                    RuleId::DeployWithoutConcurrency,
+                    format!(
+                        "job `{}` {what} and the workflow has no `concurrency`: two `{trigger}` runs can {} at the same time",
+                        job.id,
+                        if run.migrates() { "migrate" } else { "deploy" }
+                    ),
+                )
+                .primary(job.key, "no `concurrency` here or on the workflow")
+                .secondary(run.span, format!("{what} here"))
+                .secondary(trigger_span, "runs can overlap");
+                for v in &run.via {
+                    d = d.secondary(*v, "through this script");
+                }
+                if let Some(e) = job.environment {
+                    d = d.secondary(e, "`environment` does not serialise runs");
+                }
+                if shared.is_none() {
+                    d.severity = Severity::Warning;
+                }
+                out.push(d.help(
+                    "add `concurrency: {group: deploy-<environment>, cancel-in-progress: false}` to the workflow or the job",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+use super::at_run;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deploy::SurfaceKind;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct MigrationFailureIgnored;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::MigrationFailureIgnored,
+    category: Category::Workflow,
+    summary: "A migration whose failure the deploy ignores",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds migration commands in deploy surfaces (workflow steps, entrypoint and deploy scripts,
+compose commands, Dockerfile commands, Procfile) whose failure is swallowed:
+`alembic upgrade head || true`, `|| :`, `|| echo ...`, `|| exit 0`; a migration after
+`set +e` with no check of `$?`; a workflow step (or job) with `continue-on-error: true` that
+migrates. `|| exit 1` and an explicit `if [ $? -ne 0 ]` are not reported.
+
+## Why is this bad?
+
+The deploy carries on with a schema the new code does not expect: the app starts, requests fail
+on missing columns, and the one log line that said why scrolled past in the migration step.
+
+## Example
+
+```sh
+#!/bin/sh
+alembic upgrade head || true
+exec gunicorn app:app
+```
+
+## How to fix
+
+Let it fail: drop the `|| true` (and `set -e` in scripts), so the deploy stops at the
+migration that broke.
+"#,
+};
+
+impl Rule for MigrationFailureIgnored {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for s in cx.deploy.deploy_surfaces() {
+            for run in s.runs.iter().filter(|r| r.migrates()) {
+                let new = |m: &str| Diagnostic::new(RuleId::MigrationFailureIgnored, m.to_string());
+                if let Some((how, span)) = &run.failure_ignored {
+                    let mut d = new(&format!(
+                        "the migration's failure is ignored (`{how}`): the deploy continues on a schema the code does not expect"
+                    ))
+                    .primary(*span, "swallows the exit status")
+                    .secondary(run.span, "the migration");
+                    for v in &run.via {
+                        d = d.secondary(*v, "runs the script this is in");
+                    }
+                    out.push(d.help(format!("remove `{how}` and let the deploy fail")));
+                } else if run.unchecked_errexit_off {
+                    let d = at_run(
+                        new("the migration runs after `set +e` and nothing checks its exit status: a failed migration does not stop the deploy"),
+                        run,
+                        "its failure is not checked",
+                    );
+                    out.push(d.help(
+                        "run it under `set -e`, or check `$?` right after it and exit non-zero",
+                    ));
+                }
+            }
+            if let SurfaceKind::Step {
+                workflow,
+                job,
+                step,
+            } = s.kind
+            {
+                let Some(run) = s.migrate() else { continue };
+                let j = &cx.deploy.workflows[workflow].jobs[job];
+                let st = &j.steps[step];
+                let coe = st
+                    .continue_on_error
+                    .as_ref()
+                    .or(j.continue_on_error.as_ref())
+                    .filter(|v| v.lower() == "true");
+                if let Some(v) = coe {
+                    out.push(
+                        new_step(v.span, run.span)
+                            .help("remove `continue-on-error: true` from the step that migrates"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn new_step(at: crate::source::Span, run: crate::source::Span) -> Diagnostic {
+    Diagnostic::new(
+        RuleId::MigrationFailureIgnored,
+        "a step that migrates has `continue-on-error: true`: the deploy goes on when the migration fails",
+    )
+    .primary(at, "failure ignored")
+    .secondary(run, "the migration")
+}

@@ -1,0 +1,71 @@
+use super::at_run;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deploy::{local_database, SurfaceKind};
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct MigrationInImageBuild;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::MigrationInImageBuild,
+    category: Category::Workflow,
+    summary: "A Dockerfile `RUN` migrates a database",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds Dockerfile `RUN` instructions that run a migration (directly or through a repository
+script), unless the database is a local SQLite file (`sqlite:` in the command or in an `ENV`).
+`CMD` and `ENTRYPOINT` run when the container starts and are not reported here.
+
+## Why is this bad?
+
+The build has no business touching a database: it runs on a CI runner or a developer laptop
+against whatever `DATABASE_URL` the build arguments leak, once per build rather than once per
+deploy, and a cached layer skips the migration entirely on the next build.
+
+## Example
+
+```dockerfile
+COPY . .
+RUN alembic upgrade head
+CMD ["gunicorn", "app:app"]
+```
+
+## How to fix
+
+Migrate at deploy time: a one-shot service, a release command or a CI step before the
+rollout.
+"#,
+};
+
+impl Rule for MigrationInImageBuild {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for s in &cx.deploy.surfaces {
+            if !matches!(s.kind, SurfaceKind::ImageBuild { .. }) {
+                continue;
+            }
+            let text = &cx.db.get(s.span.file).text;
+            let instr = text
+                .get(s.span.start as usize..s.span.end as usize)
+                .unwrap_or("");
+            if local_database(&s.env, instr) {
+                continue;
+            }
+            for run in s.runs.iter().filter(|r| r.migrates()) {
+                if local_database(&run.env, "") {
+                    continue;
+                }
+                let d = Diagnostic::new(
+                    RuleId::MigrationInImageBuild,
+                    "a Dockerfile `RUN` migrates a database: the image build is not a deploy, and a cached layer skips it",
+                );
+                out.push(at_run(d, run, "runs at build time").help(
+                    "migrate at deploy time (a one-shot service, a release command or a CI step), not in the image build",
+                ));
+            }
+        }
+    }
+}

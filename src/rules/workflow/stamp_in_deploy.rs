@@ -1,0 +1,68 @@
+use super::at_run;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::command::CommandKind;
+use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+
+pub struct StampInDeploy;
+
+static META: RuleMeta = RuleMeta {
+    id: RuleId::StampInDeploy,
+    category: Category::Workflow,
+    summary: "`alembic stamp` in a deploy surface",
+    default_severity: Severity::Error,
+    docs: r#"## What it does
+
+Finds `alembic stamp`, `flask db stamp` and `command.stamp(...)` in deploy surfaces: workflow
+jobs, entrypoint/start/deploy scripts referenced by a Dockerfile, compose file or workflow,
+Dockerfile commands, Procfile. A stamp inside an explicit "the database is empty" branch (the
+bootstrap shape: `create_all()` then `stamp head` only when no schema exists yet) is not
+reported. `alembic upgrade head || alembic stamp head` is reported with its own message.
+
+## Why is this bad?
+
+`stamp` writes a revision into `alembic_version` without running it. After a failed or
+half-applied upgrade it records migrations as done that never ran; the schema and the record
+disagree, and every later revision builds on columns that are not there.
+
+## Example
+
+```sh
+alembic upgrade head || alembic stamp head
+```
+
+## How to fix
+
+Never stamp after a failed upgrade: let the deploy fail and fix the revision. Stamp by hand,
+once, after inspecting the database.
+"#,
+};
+
+impl Rule for StampInDeploy {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        for s in cx.deploy.deploy_surfaces() {
+            for run in &s.runs {
+                if !matches!(run.kind, CommandKind::Stamp { .. }) || run.in_empty_database_guard() {
+                    continue;
+                }
+                let d = if run.after_failed_migrate {
+                    Diagnostic::new(
+                        RuleId::StampInDeploy,
+                        "the deploy stamps the database when the upgrade fails: revisions that never ran are recorded as applied",
+                    )
+                } else {
+                    Diagnostic::new(
+                        RuleId::StampInDeploy,
+                        "the deploy runs `stamp`: it records revisions in `alembic_version` without running them",
+                    )
+                };
+                out.push(at_run(d, run, "stamps on every deploy").help(
+                    "remove the stamp: let a failed upgrade fail the deploy; stamp by hand after inspecting the database",
+                ));
+            }
+        }
+    }
+}
