@@ -271,3 +271,122 @@ fn huge_unterminated_and_non_sql_strings_in_op_execute() {
     // The unterminated and non-SQL strings are counted as unclassified, not guessed at.
     assert!(r.sql_stats.unknown >= 2, "{:?}", r.sql_stats);
 }
+
+/// A deploy finding's rule and `path:line`.
+fn found(result: &revlint::LintResult) -> Vec<String> {
+    common::finding_lines(result)
+}
+
+#[test]
+fn malformed_yaml_is_a_parse_error_and_other_files_are_still_linted() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let wf = dir.path().join(".github/workflows");
+    fs::create_dir_all(&wf).unwrap();
+    fs::write(
+        wf.join("broken.yml"),
+        "on: push\njobs:\n  deploy:\n    steps:\n      - run: [unclosed\n",
+    )
+    .unwrap();
+    fs::write(
+        wf.join("deploy.yml"),
+        "on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - run: docker stack deploy -c stack.yml app\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("docker-compose.yml"),
+        "services:\n  api:\n    image: a\n    image: b\n",
+    )
+    .unwrap();
+    let result = common::lint_dir(dir.path(), None);
+    let lines = found(&result);
+    assert!(
+        lines.iter().any(|l| l.starts_with("parse-error .github/workflows/broken.yml:")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"parse-error docker-compose.yml:4".to_string()),
+        "duplicate key reported at the second key: {lines:?}"
+    );
+    assert!(
+        lines.contains(&"deploy-without-concurrency .github/workflows/deploy.yml:3".to_string()),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let mut bomb = String::from("x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    for (i, prev) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
+        let name = (b'b' + i as u8) as char;
+        bomb.push_str(&format!(
+            "x-{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
+    }
+    bomb.push_str("services:\n  api:\n    image: app\n    labels: *i\n");
+    fs::write(dir.path().join("docker-compose.yml"), bomb).unwrap();
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    fs::write(dir.path().join("compose.deep.yml"), format!("services: {deep}\n")).unwrap();
+    let started = std::time::Instant::now();
+    let result = common::lint_dir(dir.path(), None);
+    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    let messages: Vec<&str> = result
+        .diagnostics
+        .iter()
+        .filter(|d| d.rule == RuleId::ParseError)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("docker-compose.yml")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("compose.deep.yml")), "{messages:?}");
+}
+
+#[test]
+fn a_50_mb_workflow_is_reported_not_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let wf = dir.path().join(".github/workflows");
+    fs::create_dir_all(&wf).unwrap();
+    let mut big = String::from("on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n");
+    let step = "      - run: |\n          echo building a very long generated workflow step\n          alembic upgrade head\n";
+    while big.len() < 50 * 1024 * 1024 {
+        big.push_str(step);
+    }
+    fs::write(wf.join("generated.yml"), &big).unwrap();
+    let result = common::lint_dir(dir.path(), None);
+    let d = result
+        .diagnostics
+        .iter()
+        .find(|d| d.rule == RuleId::ParseError)
+        .expect("a diagnostic for the oversized file");
+    assert!(d.message.contains("generated.yml is 50.0 MB"), "{}", d.message);
+}
+
+#[test]
+fn comment_only_dockerfile_and_self_sourcing_script() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    fs::write(
+        dir.path().join("Dockerfile"),
+        "# syntax=docker/dockerfile:1\n# nothing here yet\n\n# RUN alembic upgrade head\n",
+    )
+    .unwrap();
+    fs::create_dir_all(dir.path().join("docker")).unwrap();
+    fs::write(
+        dir.path().join("docker/Dockerfile"),
+        "FROM python:3.12\nCOPY entrypoint.sh /entrypoint.sh\nENTRYPOINT [\"/entrypoint.sh\"]\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("docker/entrypoint.sh"),
+        "#!/bin/sh\n. /entrypoint.sh\nsource ./entrypoint.sh\nalembic upgrade head || true\nexec \"$@\"\n",
+    )
+    .unwrap();
+    let result = common::lint_dir(dir.path(), None);
+    assert_eq!(
+        found(&result),
+        vec!["migration-failure-ignored docker/entrypoint.sh:4".to_string()]
+    );
+}
