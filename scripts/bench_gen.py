@@ -49,7 +49,7 @@ import shutil
 import sys
 from pathlib import Path
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 ALEMBIC_INI = """\
 # A generic, single database configuration.
@@ -817,7 +817,148 @@ class Gen:
         return rev, self.render(rev, tuple(parents), "merge heads", ["    pass"], ["    pass"])
 
 
-def generate(out: Path, n: int, shape: str, seed: int) -> dict:
+def deploy_files(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    """`count` compose/stack files and GitHub workflows (half each), shaped like real ones and
+    clean for every revlint rule, plus the entrypoint scripts and Dockerfiles they reference."""
+    out: list[tuple[str, str]] = []
+    for i in range(count // 2):
+        env = f"env{i:03d}"
+        replicas = rng.choice([2, 3, 4])
+        workers = rng.choice([2, 4, 8])
+        extra = "".join(
+            f"""
+  worker{k}:
+    <<: *app
+    command: celery -A app.tasks worker --concurrency={rng.choice([2, 4])} -Q q{k}
+    deploy:
+      <<: *rollout
+      replicas: 1
+"""
+            for k in range(rng.randint(1, 4))
+        )
+        out.append((f"deploy/{env}/docker-stack.yml", f"""# {env}: deployed with docker stack deploy
+version: "3.8"
+
+x-app: &app
+  image: registry.example.com/app:${{TAG:-latest}}
+  environment:
+    DATABASE_URL: postgresql://app:${{DB_PASSWORD}}@db:5432/app_{i}
+    REDIS_URL: redis://redis:6379/0
+    LOG_LEVEL: info
+  networks: [backend]
+
+x-rollout: &rollout
+  update_config:
+    parallelism: 1
+    order: start-first
+    failure_action: rollback
+    delay: 10s
+  restart_policy:
+    condition: on-failure
+
+services:
+  migrate:
+    <<: *app
+    command: ["sh", "-c", "alembic -c /app/alembic.ini upgrade head"]
+    deploy:
+      replicas: 1
+      update_config: {{parallelism: 1, order: stop-first, failure_action: pause}}
+      rollback_config: {{parallelism: 1, order: stop-first}}
+      restart_policy: {{condition: on-failure, max_attempts: 3}}
+
+  api:
+    <<: *app
+    command: gunicorn app.main:app -k uvicorn.workers.UvicornWorker -w {workers} -b 0.0.0.0:8000
+    ports:
+      - "{8000 + i}:8000"
+    deploy:
+      <<: *rollout
+      replicas: {replicas}
+{extra}
+  redis:
+    image: redis:7-alpine
+    networks: [backend]
+    deploy:
+      <<: *rollout
+
+networks:
+  backend:
+    driver: overlay
+"""))
+        out.append((f"deploy/{env}/entrypoint.sh", f"""#!/bin/sh
+set -eu
+# {env}: wait for the database, then hand over to the container's command.
+until pg_isready -h db -p 5432 -q; do
+  echo "waiting for postgres"; sleep 1
+done
+if [ "${{1:-}}" = "shell" ]; then
+  exec python -m IPython
+fi
+exec "$@"
+"""))
+        out.append((f"deploy/{env}/Dockerfile", f"""FROM python:3.12-slim AS base
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt \\
+    && rm -rf /root/.cache
+COPY . .
+COPY deploy/{env}/entrypoint.sh /entrypoint.sh
+ENTRYPOINT ["/entrypoint.sh"]
+CMD ["gunicorn", "app.main:app", "-w", "1", "-b", "0.0.0.0:8000"]
+"""))
+        steps = "".join(
+            f"""
+      - name: Smoke test {k}
+        run: |
+          curl -fsS https://{env}.example.com/health/{k} || exit 1
+          echo "check {k} passed"
+"""
+            for k in range(rng.randint(1, 6))
+        )
+        out.append((f".github/workflows/deploy-{env}.yml", f"""name: Deploy {env}
+
+on:
+  push:
+    branches: [{env}]
+  workflow_dispatch:
+
+concurrency:
+  group: deploy-{env}
+  cancel-in-progress: false
+
+env:
+  REGISTRY: registry.example.com
+  IMAGE_TAG: ${{{{ github.sha }}}}
+
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: ${{{{ env.REGISTRY }}}}/app:${{{{ env.IMAGE_TAG }}}}
+
+  deploy:
+    needs: build
+    runs-on: ubuntu-latest
+    environment: {env}
+    steps:
+      - uses: actions/checkout@v4
+      - name: Migrate
+        run: |
+          docker compose -f deploy/{env}/docker-stack.yml run --rm migrate \\
+            alembic upgrade head
+      - name: Roll out
+        env:
+          DOCKER_HOST: ssh://deploy@{env}.example.com
+        run: docker stack deploy --with-registry-auth -c deploy/{env}/docker-stack.yml app-{env}
+{steps}"""))
+    return out
+
+
+def generate(out: Path, n: int, shape: str, seed: int, deploy: int = 0) -> dict:
     g = Gen(seed, shape)
     files: list[tuple[str, str]] = []
     head = None
@@ -848,6 +989,11 @@ def generate(out: Path, n: int, shape: str, seed: int) -> dict:
     versions.mkdir(parents=True)
     (out / "alembic.ini").write_text(ALEMBIC_INI)
     (out / "migrations" / "env.py").write_text(ENV_PY)
+    deploy_list = deploy_files(random.Random(seed + 1), deploy)
+    for rel, text in deploy_list:
+        p = out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
     (out / "migrations" / "script.py.mako").write_text(SCRIPT_MAKO)
     (out / "migrations" / "README").write_text(README)
     total = 0
@@ -869,6 +1015,9 @@ def generate(out: Path, n: int, shape: str, seed: int) -> dict:
         "head": head,
         "mean_upgrade_lines": round(g.stats["upgrade_lines"] / max(g.stats["revisions"], 1), 1),
         "revisions_with_raw_sql": g.stats["with_sql"],
+        "deploy_files": len(deploy_list),
+        "deploy_yaml_files": sum(1 for r, _ in deploy_list if r.endswith(".yml")),
+        "deploy_bytes": sum(len(t.encode()) for _, t in deploy_list),
     }
     (out / "bench-manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -884,10 +1033,12 @@ def main(argv=None) -> int:
     ap.add_argument("--revisions", required=True, type=int)
     ap.add_argument("--shape", choices=["realistic", "chain"], default="realistic")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--deploy-files", type=int, default=0,
+                    help="compose/stack files + workflows to add (half each), with their scripts and Dockerfiles")
     args = ap.parse_args(argv)
     if args.revisions < 1:
         ap.error("--revisions must be >= 1")
-    m = generate(args.out, args.revisions, args.shape, args.seed)
+    m = generate(args.out, args.revisions, args.shape, args.seed, args.deploy_files)
     m["fingerprint"] = generator_fingerprint()
     (args.out / "bench-manifest.json").write_text(json.dumps(m, indent=2) + "\n")
     print(json.dumps(m), file=sys.stderr)

@@ -123,9 +123,8 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
     discover_options.scan_scripts = select.contains(&RuleId::VersionTableEdit)
         || select.contains(&RuleId::MissingExtension)
         || select.contains(&RuleId::ExtensionOnlyInInitScript);
-    discover_options.read_deploy = select
-        .iter()
-        .any(|r| r.reads_deploy_files() || *r == RuleId::ParseError);
+    // YAML that does not load is reported (parse-error) only when deploy rules read it.
+    discover_options.read_deploy = select.iter().any(|r| r.reads_deploy_files());
     let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects
