@@ -371,3 +371,63 @@ fn verbose_reports_sql_classification_and_pin() {
     );
     assert!(help.contains("needs Alembic 1.13.3"), "{help}");
 }
+
+/// Copy a fixture tree into a temporary folder (so a test can add a settings file).
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn deploy_findings_in_every_format_and_ignored_by_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_tree(
+        &common::root().join("fixtures/projects/incident-000-swarm-heads"),
+        d,
+    );
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let concise = stdout(&o);
+    assert!(
+        concise.contains(
+            "docker-compose.staging.yml:14:5: error[migrate-service-rollout] migrate service `migrate`"
+        ),
+        "{concise}"
+    );
+    let o = revlint(d, &["check", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rules: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"deploy-without-concurrency"), "{rules:?}");
+    assert!(rules.contains(&"hard-coded-upgrade-target"), "{rules:?}");
+    let o = revlint(d, &["check", "--color", "never"]);
+    let human = stdout(&o);
+    assert!(
+        human.contains("add under `deploy:` update_config: {parallelism: 1, order: stop-first"),
+        "{human}"
+    );
+
+    std::fs::write(
+        d.join("revlint.toml"),
+        "ignore = [\"deploy-without-concurrency\", \"migrate-service-rollout\"]\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    let out = stdout(&o);
+    assert!(!out.contains("deploy-without-concurrency"), "{out}");
+    assert!(!out.contains("migrate-service-rollout"), "{out}");
+    assert!(out.contains("hard-coded-upgrade-target"), "{out}");
+}
