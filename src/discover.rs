@@ -241,6 +241,14 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return;
     };
+    // Project templates (cookiecutter, copier) are not deploy files until rendered.
+    if below.components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|c| c.contains("{{") || c.contains("{%"))
+    }) {
+        return;
+    }
     let lower = name.to_ascii_lowercase();
     let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
     let in_workflows = below
@@ -560,6 +568,18 @@ fn load_config(path: &Path, opts: &DiscoverOptions, d: &mut Discovered) -> Optio
             &mut settings,
             &mut project,
         );
+    }
+    // Flask-Migrate keeps `alembic.ini` inside the migration folder without a
+    // `script_location`: it passes the folder itself (`Migrate(app, db, directory=...)`).
+    let flask_migrate_layout = settings.script_location.is_none()
+        && !is_pyproject
+        && here.join("env.py").is_file()
+        && here.join("versions").is_dir();
+    if flask_migrate_layout {
+        settings.script_location = Some((
+            here.to_string_lossy().into_owned(),
+            Span::file_start(config_id),
+        ));
     }
     let Some(script_location) = settings.script_location.clone() else {
         if !is_pyproject {

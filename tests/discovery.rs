@@ -198,3 +198,29 @@ fn recursive_locations_load_subfolders_in_alembic_order() {
     let g = revlint::graph::RevisionGraph::build(&r.discovered.projects[0]);
     assert_eq!(g.ids(&g.heads), ["eeee00000003"]);
 }
+
+#[test]
+fn flask_migrate_layout_ini_without_script_location() {
+    // `flask db init` writes migrations/alembic.ini with no `script_location`: Flask-Migrate
+    // passes the folder itself. The folder is the project, not a config mistake.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        &root.join("migrations/alembic.ini"),
+        "# A generic, single database configuration.\n\n[alembic]\n# template used to generate migration files\n# file_template = %%(rev)s_%%(slug)s\n\n[loggers]\nkeys = root\n",
+    );
+    write(
+        &root.join("migrations/env.py"),
+        "from alembic import context\n",
+    );
+    let versions = root.join("migrations/versions");
+    revision(&versions, "cccc00000001", None);
+    revision(&versions, "cccc00000002", Some("cccc00000001"));
+    revision(&versions, "cccc00000003", Some("cccc00000001"));
+    let result = common::lint_dir(root, None);
+    let rules: Vec<RuleId> = result.diagnostics.iter().map(|d| d.rule).collect();
+    assert_eq!(result.discovered.projects.len(), 1);
+    assert_eq!(result.discovered.projects[0].migrations().count(), 3);
+    assert!(!rules.contains(&RuleId::AlembicConfigMistake), "{rules:?}");
+    assert!(rules.contains(&RuleId::MultipleHeads), "{rules:?}");
+}
