@@ -301,7 +301,9 @@ fn malformed_yaml_is_a_parse_error_and_other_files_are_still_linted() {
     let result = common::lint_dir(dir.path(), None);
     let lines = found(&result);
     assert!(
-        lines.iter().any(|l| l.starts_with("parse-error .github/workflows/broken.yml:")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("parse-error .github/workflows/broken.yml:")),
         "{lines:?}"
     );
     assert!(
@@ -318,7 +320,9 @@ fn malformed_yaml_is_a_parse_error_and_other_files_are_still_linted() {
 fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
     let dir = tempfile::tempdir().unwrap();
     project(dir.path());
-    let mut bomb = String::from("x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut bomb = String::from(
+        "x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for (i, prev) in ["a", "b", "c", "d", "e", "f", "g", "h"].iter().enumerate() {
         let name = (b'b' + i as u8) as char;
         bomb.push_str(&format!(
@@ -328,10 +332,18 @@ fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
     bomb.push_str("services:\n  api:\n    image: app\n    labels: *i\n");
     fs::write(dir.path().join("docker-compose.yml"), bomb).unwrap();
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    fs::write(dir.path().join("compose.deep.yml"), format!("services: {deep}\n")).unwrap();
+    fs::write(
+        dir.path().join("compose.deep.yml"),
+        format!("services: {deep}\n"),
+    )
+    .unwrap();
     let started = std::time::Instant::now();
     let result = common::lint_dir(dir.path(), None);
-    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
     let messages: Vec<&str> = result
         .diagnostics
         .iter()
@@ -339,8 +351,14 @@ fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
         .map(|d| d.message.as_str())
         .collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("docker-compose.yml")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("compose.deep.yml")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("docker-compose.yml")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("compose.deep.yml")),
+        "{messages:?}"
+    );
 }
 
 #[test]
@@ -349,7 +367,8 @@ fn a_50_mb_workflow_is_reported_not_loaded() {
     project(dir.path());
     let wf = dir.path().join(".github/workflows");
     fs::create_dir_all(&wf).unwrap();
-    let mut big = String::from("on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n");
+    let mut big =
+        String::from("on: push\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n");
     let step = "      - run: |\n          echo building a very long generated workflow step\n          alembic upgrade head\n";
     while big.len() < 50 * 1024 * 1024 {
         big.push_str(step);
@@ -361,7 +380,11 @@ fn a_50_mb_workflow_is_reported_not_loaded() {
         .iter()
         .find(|d| d.rule == RuleId::ParseError)
         .expect("a diagnostic for the oversized file");
-    assert!(d.message.contains("generated.yml is 50.0 MB"), "{}", d.message);
+    assert!(
+        d.message.contains("generated.yml is 50.0 MB"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]

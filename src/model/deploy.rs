@@ -27,6 +27,9 @@ pub struct Run {
     pub failure_ignored: Option<(String, Span)>,
     /// After `set +e` with no check of `$?`.
     pub unchecked_errexit_off: bool,
+    /// In a shell without `set -e`, followed by another command, and nothing checks its
+    /// exit status: the next command runs whether it failed or not.
+    pub unchecked_no_errexit: bool,
     /// Conditions of the `if` blocks around the command (text, negated).
     pub guards: Vec<(String, bool)>,
     /// `upgrade … || <this>`: runs only when a migration failed.
@@ -162,6 +165,9 @@ pub struct Dockerfile {
     pub env: Vec<(String, String)>,
     pub entrypoint: Option<(Span, CommandList)>,
     pub cmd: Option<(Span, CommandList)>,
+    /// `COPY`/`ADD` of the final stage: (destination in the image, source in the context).
+    pub copies: Vec<(String, String)>,
+    pub workdir: String,
 }
 
 /// Application or script code with the calls that matter.
@@ -233,6 +239,9 @@ struct Builder<'a> {
     /// Runs of each followed script, computed once.
     script_runs: BTreeMap<PathBuf, Option<Vec<Run>>>,
     py: BTreeMap<PathBuf, (FileId, PyFacts)>,
+    /// The Dockerfile whose start command is being expanded: its COPY/WORKDIR map image
+    /// paths back to repository files.
+    image: Option<Dockerfile>,
 }
 
 pub fn build(
@@ -265,6 +274,7 @@ pub fn build(
         root: inputs.root.clone(),
         script_runs: BTreeMap::new(),
         py: BTreeMap::new(),
+        image: None,
     };
     // Python application code.
     for p in &inputs.python {
@@ -317,6 +327,7 @@ pub fn build(
         };
         let dir = p.parent().unwrap_or(Path::new("/")).to_path_buf();
         let (df, builds) = b.dockerfile(id, &dir);
+        b.image = None;
         let di = m.dockerfiles.len();
         for (sp, runs) in builds {
             m.surfaces.push(Surface {
@@ -328,10 +339,12 @@ pub fn build(
         }
         let mut runs = Vec::new();
         let mut at = None;
+        b.image = Some(df.clone());
         for (sp, list) in df.entrypoint.iter().chain(&df.cmd) {
             at.get_or_insert(*sp);
             runs.extend(b.expand(list, id, &dir, &[]));
         }
+        b.image = None;
         if let Some(sp) = at {
             m.surfaces.push(Surface {
                 kind: SurfaceKind::ImageStart { dockerfile: di },
@@ -361,13 +374,45 @@ pub fn build(
     // Compose files: those found by name, then those a deploy command names.
     let mut compose_paths: Vec<(PathBuf, Option<Span>)> =
         inputs.compose.iter().map(|p| (p.clone(), None)).collect();
-    for s in &m.surfaces {
+    // Any repository script that runs `docker stack deploy`, called from a workflow or not.
+    let mut stack_scripts: Vec<Surface> = Vec::new();
+    for p in inputs
+        .files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "sh" || e == "bash"))
+    {
+        let Ok(text) = std::fs::read_to_string(p) else {
+            continue;
+        };
+        if !text.contains("stack deploy") {
+            continue;
+        }
+        let Some(id) = (b.read)(p, b.db) else {
+            continue;
+        };
+        let list = CommandList::from_shell(&text);
+        let runs: Vec<Run> = list.commands.iter().map(|c| run_of(c, id, &text)).collect();
+        stack_scripts.push(Surface {
+            kind: SurfaceKind::PlatformStart,
+            span: Span::file_start(id),
+            runs,
+            env: script_assignments(&text),
+        });
+    }
+    for s in m.surfaces.iter().chain(&stack_scripts) {
         for r in &s.runs {
             if let CommandKind::Deploy(DeployKind::StackDeploy { files, .. }) = &r.kind {
-                let base = b.db.get(r.span.file).path.parent().map(Path::to_path_buf);
+                let file = b.db.get(r.span.file);
+                let base = file.path.parent().map(Path::to_path_buf);
+                let mut vars = s.env.clone();
+                vars.extend(script_assignments(&file.text));
+                vars.extend(r.env.iter().cloned());
                 for f in files {
                     let base = base.clone().unwrap_or_else(|| root.clone());
-                    if let Some(path) = b.resolve(&f.text, &base) {
+                    let Some(name) = expand_vars(&f.text, &vars) else {
+                        continue;
+                    };
+                    if let Some(path) = b.resolve(&name, &base) {
                         compose_paths.push((path, Some(r.span)));
                     }
                 }
@@ -430,6 +475,10 @@ fn load_yaml(
     issues: &mut Vec<FileIssue>,
 ) -> Vec<crate::parse::yaml::YamlNode> {
     let f = db.get(id);
+    // A Jinja template (`{% if ... %}`) is not YAML until rendered.
+    if f.text.contains("{%") && f.text.contains("%}") {
+        return Vec::new();
+    }
     let loaded = crate::parse::yaml::load(&f.text);
     for i in &loaded.issues {
         issues.push(FileIssue {
@@ -476,6 +525,9 @@ impl Builder<'_> {
         if name.is_empty() || name.contains('$') {
             return None;
         }
+        if let Some(p) = self.in_image(name, base) {
+            return Some(p);
+        }
         let rel = name.trim_start_matches("./");
         if !name.starts_with('/') {
             for dir in [base, self.root.as_path()] {
@@ -498,13 +550,61 @@ impl Builder<'_> {
         None
     }
 
+    /// A path inside the image of the Dockerfile being read, mapped back through its
+    /// `WORKDIR` and `COPY` instructions to a repository file (context: the Dockerfile's
+    /// folder, then the repository root).
+    fn in_image(&self, name: &str, base: &Path) -> Option<PathBuf> {
+        let df = self.image.as_ref()?;
+        let abs = image_path(&df.workdir, name);
+        for (dest, src) in df.copies.iter().rev() {
+            let src = src.trim_start_matches("./");
+            let rest = if abs == *dest {
+                if dest.ends_with('/') || src == "." || src.is_empty() {
+                    continue;
+                }
+                Some(String::new())
+            } else {
+                abs.strip_prefix(&format!("{}/", dest.trim_end_matches('/')))
+                    .map(str::to_string)
+            };
+            let Some(rest) = rest else { continue };
+            let rel = if rest.is_empty() {
+                src.to_string()
+            } else if src == "." || src.is_empty() {
+                rest.clone()
+            } else if dest.ends_with('/') && !src.ends_with('/') && rest == basename(src) {
+                src.to_string()
+            } else {
+                format!("{}/{rest}", src.trim_end_matches('/'))
+            };
+            for dir in [base, self.root.as_path()] {
+                let p = crate::discover::normalize(&dir.join(&rel));
+                if self.files.contains(&p) {
+                    return Some(p);
+                }
+            }
+        }
+        None
+    }
+
     /// The runs of a command list, following repo scripts one level deep.
     fn expand(&mut self, list: &CommandList, file: FileId, base: &Path, via: &[Span]) -> Vec<Run> {
         let mut out = Vec::new();
         let text = self.db.get(file).text.clone();
         let mut last_migrate_end: Option<u32> = None;
-        for c in &list.commands {
+        for (i, c) in list.commands.iter().enumerate() {
             let mut run = run_of(c, file, &text);
+            // A later command at the same level runs after this one whatever its status.
+            let followed = list.commands[i + 1..].iter().any(|n| {
+                n.in_function == c.in_function && !n.subshell_or_substitution && !n.background
+            });
+            run.unchecked_no_errexit = !c.errexit
+                && !c.errexit_off
+                && !c.status_checked
+                && !c.in_condition
+                && !c.subshell_or_substitution
+                && c.failure_ignored.is_none()
+                && followed;
             run.via = via.to_vec();
             if let Some(end) = last_migrate_end {
                 let between = text.get(end as usize..c.start as usize).unwrap_or("");
@@ -531,6 +631,24 @@ impl Builder<'_> {
                     v.extend(r.via.iter().copied());
                     r.via = v;
                     out.push(r);
+                }
+                // `entrypoint.sh gunicorn app:app`: the words after the script are the
+                // command it hands over to (`exec "$@"`).
+                if lang == Lang::Shell {
+                    if let Some(at) = c.argv.iter().position(|w| w.text == path) {
+                        let rest: Vec<(String, u32, u32)> = c.argv[at + 1..]
+                            .iter()
+                            .map(|w| (w.text.clone(), w.start, w.end))
+                            .collect();
+                        if !rest.is_empty() {
+                            let handed = CommandList::from_exec(&rest);
+                            for h in &handed.commands {
+                                if !matches!(h.kind, CommandKind::Other) {
+                                    out.push(run_of(h, file, &text));
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -589,6 +707,8 @@ impl Builder<'_> {
             env: Vec::new(),
             entrypoint: None,
             cmd: None,
+            copies: Vec::new(),
+            workdir: "/".into(),
         };
         let mut builds = Vec::new();
         for ins in shell::dockerfile_instructions(&text) {
@@ -599,6 +719,26 @@ impl Builder<'_> {
                     // A new stage: its start command replaces the previous stage's.
                     df.entrypoint = None;
                     df.cmd = None;
+                    df.copies.clear();
+                    df.workdir = "/".into();
+                }
+                "WORKDIR" => {
+                    if let shell::Form::Shell(w) = &ins.form {
+                        df.workdir = image_path(&df.workdir, w.trim());
+                    }
+                }
+                "COPY" | "ADD" => {
+                    let from_stage = ins.flags.iter().any(|(f, _, _)| f.starts_with("--from"));
+                    let words: Vec<String> = match &ins.form {
+                        shell::Form::Shell(t) => t.split_whitespace().map(str::to_string).collect(),
+                        shell::Form::Exec(a) => a.iter().map(|(t, _, _)| t.clone()).collect(),
+                    };
+                    if let (false, Some((dest, srcs))) = (from_stage, words.split_last()) {
+                        let dest = image_path(&df.workdir, dest);
+                        for src in srcs {
+                            df.copies.push((dest.clone(), src.clone()));
+                        }
+                    }
                 }
                 "ENV" => {
                     if let shell::Form::Shell(s) = &ins.form {
@@ -606,6 +746,7 @@ impl Builder<'_> {
                     }
                 }
                 "RUN" => {
+                    self.image = Some(df.clone());
                     let runs = self.expand(&list, id, dir, &[]);
                     builds.push((sp, runs));
                 }
@@ -637,6 +778,15 @@ impl Builder<'_> {
         });
         let mut runs = Vec::new();
         let mut env = svc.environment.clone();
+        // Commands run inside the image: relative paths are relative to its WORKDIR, which
+        // holds the build context; without a build, to the compose file's folder.
+        let context = svc
+            .build
+            .as_ref()
+            .map(|(ctx, _)| crate::discover::normalize(&dir.join(ctx)))
+            .unwrap_or_else(|| dir.to_path_buf());
+        let dir = context.as_path();
+        self.image = image.clone();
         match (&svc.entrypoint, &image) {
             (Some(e), _) => runs.extend(self.expand(&e.list, file, dir, &[])),
             (None, Some(df)) => {
@@ -660,6 +810,7 @@ impl Builder<'_> {
         if let Some(df) = &image {
             env.extend(df.env.iter().cloned());
         }
+        self.image = None;
         (runs, env)
     }
 }
@@ -691,6 +842,7 @@ fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
             )
         }),
         unchecked_errexit_off: c.errexit_off && !c.status_checked,
+        unchecked_no_errexit: false,
         guards: c
             .guards
             .iter()
@@ -791,6 +943,7 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
             via: Vec::new(),
             failure_ignored: None,
             unchecked_errexit_off: false,
+            unchecked_no_errexit: false,
             guards: e
                 .guards
                 .iter()
@@ -857,6 +1010,34 @@ pub fn startup_effects(f: &PyFacts) -> Vec<usize> {
         })
         .map(|(i, _)| i)
         .collect()
+}
+
+/// An image path: absolute, or relative to `workdir`; `.` and `..` resolved.
+fn image_path(workdir: &str, p: &str) -> String {
+    let joined = if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("{}/{p}", workdir.trim_end_matches('/'))
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for c in joined.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if p.ends_with('/') && out != "/" {
+        out.push('/');
+    }
+    out
+}
+
+fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
 }
 
 /// `ENV A=1 B="2"` and the legacy `ENV A 1`.
@@ -1055,33 +1236,152 @@ impl DeployModel {
         local_database(&s.env, "") || s.runs.iter().any(|r| local_database(&r.env, ""))
     }
 
-    /// Surfaces that deploy: everything but workflow steps that migrate a test database.
+    /// Surfaces that deploy: everything but image builds (`RUN`, which
+    /// `migration-in-image-build` judges) and workflow steps that migrate a test database.
     pub fn deploy_surfaces(&self) -> impl Iterator<Item = &Surface> {
-        self.surfaces.iter().filter(|s| !self.test_database(s))
+        self.surfaces
+            .iter()
+            .filter(|s| !matches!(s.kind, SurfaceKind::ImageBuild { .. }) && !self.test_database(s))
     }
 
-    /// Jobs of a workflow that deploy or migrate a real database, with the run that shows it.
-    pub fn deploying_jobs(&self, workflow: usize) -> Vec<(usize, &Run)> {
-        let mut out: Vec<(usize, &Run)> = Vec::new();
+    /// Jobs of a workflow that deploy or migrate a real database, with what shows it.
+    pub fn deploying_jobs(&self, workflow: usize) -> Vec<JobDeploy<'_>> {
+        let wf = &self.workflows[workflow];
+        let mut out: Vec<JobDeploy> = Vec::new();
         for s in self.deploy_surfaces() {
             let SurfaceKind::Step {
-                workflow: w, job, ..
+                workflow: w,
+                job,
+                step,
             } = s.kind
             else {
                 continue;
             };
-            if w != workflow || out.iter().any(|(j, _)| *j == job) {
+            if w != workflow || out.iter().any(|d| d.job == job) {
                 continue;
             }
+            let over_ssh = wf.jobs[job].steps[step]
+                .uses
+                .as_ref()
+                .is_some_and(|u| u.lower().contains("ssh"));
+            let remote_env = s.env.iter().any(|(k, v)| {
+                (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
+            });
             let hit = s.runs.iter().find(|r| {
                 r.migrates()
                     || matches!(&r.kind, CommandKind::Deploy(d)
-                        if !matches!(d, DeployKind::ComposeUp { remote: false, .. }))
+                        if !matches!(d, DeployKind::ComposeUp { remote: false, .. })
+                            || over_ssh
+                            || remote_env)
             });
             if let Some(r) = hit {
-                out.push((job, r));
+                out.push(JobDeploy {
+                    job,
+                    span: r.span,
+                    migrates: r.migrates(),
+                    via: &r.via,
+                });
             }
         }
+        // Deploy actions (`uses:`), which run no shell the vocabulary could read.
+        for (ji, j) in wf.jobs.iter().enumerate() {
+            if out.iter().any(|d| d.job == ji) {
+                continue;
+            }
+            if let Some(u) = j
+                .steps
+                .iter()
+                .filter_map(|st| st.uses.as_ref())
+                .find(|u| deploy_action(&u.lower()))
+            {
+                out.push(JobDeploy {
+                    job: ji,
+                    span: u.span,
+                    migrates: false,
+                    via: &[],
+                });
+            }
+        }
+        out.sort_by_key(|d| d.job);
         out
     }
+}
+
+/// A workflow job that deploys or migrates, and where it shows.
+#[derive(Debug, Clone)]
+pub struct JobDeploy<'a> {
+    pub job: usize,
+    pub span: Span,
+    pub migrates: bool,
+    pub via: &'a [Span],
+}
+
+/// Marketplace actions that deploy an application.
+fn deploy_action(uses: &str) -> bool {
+    const DEPLOYERS: [&str; 10] = [
+        "heroku-deploy",
+        "deploy-cloudrun",
+        "k8s-deploy",
+        "webapps-deploy",
+        "amazon-ecs-deploy-task-definition",
+        "container-apps-deploy-action",
+        "deploy-to-render",
+        "render-deploy",
+        "railway-deploy",
+        "dokku",
+    ];
+    DEPLOYERS.iter().any(|d| uses.contains(d))
+}
+
+/// `$NAME`, `${NAME}` and `${NAME:-default}` in a word, from assignments the script or the
+/// environment makes; `None` when something stays unresolved.
+pub fn expand_vars(word: &str, vars: &[(String, String)]) -> Option<String> {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let (name, default, used) = if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}')?;
+            let inner = &body[..end];
+            let (n, d) = match inner.split_once(":-").or_else(|| inner.split_once('-')) {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            (n, d, end + 2)
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], None, end)
+        };
+        let value = vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .or(default)?;
+        out.push_str(value);
+        rest = &after[used..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// `NAME=value` assignments at the start of a line of a script (quotes removed).
+pub fn script_assignments(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_start().trim_start_matches("export ").trim_start();
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let value = value.split(" #").next().unwrap_or("").trim();
+        let value = value.trim_matches('"').trim_matches('\'');
+        out.push((name.to_string(), value.to_string()));
+    }
+    out
 }

@@ -65,6 +65,15 @@ impl Rule for ExtensionOnlyInInitScript {
                 }
             }
         }
+        // "No revision creates it" needs revisions to look at.
+        if !cx
+            .projects
+            .iter()
+            .any(|p| p.migrations().any(|m| m.id().is_some()))
+        {
+            return;
+        }
+        let mut reported: BTreeSet<(crate::source::Span, String)> = BTreeSet::new();
         for s in services(cx) {
             if !s.svc.is_postgres_image() {
                 continue;
@@ -95,7 +104,9 @@ impl Rule for ExtensionOnlyInInitScript {
                                     continue;
                                 }
                                 let name = f.name.to_ascii_lowercase();
-                                if created.contains(&name) {
+                                if created.contains(&name)
+                                    || !reported.insert((v.span, name.clone()))
+                                {
                                     continue;
                                 }
                                 out.push(

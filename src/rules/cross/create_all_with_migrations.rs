@@ -16,7 +16,9 @@ static META: RuleMeta = RuleMeta {
 Finds `<Base>.metadata.create_all(...)` and Flask-SQLAlchemy `db.create_all()` outside tests
 (`tests/`, `test_*.py`, `*_test.py`, `conftest.py`) in a repository with Alembic revisions,
 including scripts left in the versions folder. A call inside an explicit "the database is
-empty" branch (the bootstrap shape: `create_all()` then `stamp head`) is not reported.
+empty" branch (the bootstrap shape: `create_all()` then `stamp head`) is not reported, nor
+one under a condition that names SQLite or a development, testing or debug setting
+(`if settings.environment == "development":`).
 
 ## Why is this bad?
 
@@ -44,10 +46,15 @@ fn report(file: FileId, facts: &PyFacts, out: &mut Vec<Diagnostic>) {
         if e.kind != EffectKind::CreateAll {
             continue;
         }
-        if e.guards
-            .iter()
-            .any(|g| empty_database_check(&g.text, g.negated))
-        {
+        // The bootstrap shape, and a development-only database (SQLite, a dev/test setting).
+        if e.guards.iter().any(|g| {
+            let t = g.text.to_ascii_lowercase();
+            empty_database_check(&g.text, g.negated)
+                || (!g.negated
+                    && ["sqlite", "development", "testing", "debug"]
+                        .iter()
+                        .any(|w| t.contains(w)))
+        }) {
             continue;
         }
         out.push(

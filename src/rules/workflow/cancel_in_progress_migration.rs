@@ -61,13 +61,11 @@ impl Rule for CancelInProgressMigration {
                     .find(|e| eval_on(&v.text, e) == Some(true))
                     .map(|e| (v.span, e.to_string()))
             };
-            let mut report = |c: &Concurrency, whose: String, run: &crate::model::deploy::Run| {
+            let mut report = |c: &Concurrency,
+                              whose: String,
+                              run: &crate::model::deploy::JobDeploy| {
                 if let Some((span, event)) = cancels(c) {
-                    let what = if run.migrates() {
-                        "migration"
-                    } else {
-                        "deploy"
-                    };
+                    let what = if run.migrates { "migration" } else { "deploy" };
                     out.push(
                         Diagnostic::new(
                             RuleId::CancelInProgressMigration,
@@ -82,13 +80,13 @@ impl Rule for CancelInProgressMigration {
                 }
             };
             if let Some(c) = &wf.concurrency {
-                let (_, run) = jobs[0];
-                report(c, "the workflow".to_string(), run);
+                let first = jobs.iter().find(|d| d.migrates).unwrap_or(&jobs[0]);
+                report(c, "the workflow".to_string(), first);
             }
-            for (ji, run) in &jobs {
-                let job = &wf.jobs[*ji];
+            for dep in &jobs {
+                let job = &wf.jobs[dep.job];
                 if let Some(c) = &job.concurrency {
-                    report(c, format!("job `{}`", job.id), run);
+                    report(c, format!("job `{}`", job.id), dep);
                 }
             }
         }

@@ -63,16 +63,12 @@ impl Rule for DeployWithoutConcurrency {
             if shared.is_none() && !dispatch {
                 continue;
             }
-            for (ji, run) in cx.deploy.deploying_jobs(wi) {
-                let job = &wf.jobs[ji];
+            for dep in cx.deploy.deploying_jobs(wi) {
+                let job = &wf.jobs[dep.job];
                 if job.concurrency.is_some() {
                     continue;
                 }
-                let what = if run.migrates() {
-                    "migrates"
-                } else {
-                    "deploys"
-                };
+                let what = if dep.migrates { "migrates" } else { "deploys" };
                 let (trigger, trigger_span) = match shared {
                     Some((t, s)) => (t.as_str(), *s),
                     None => ("workflow_dispatch", wf.on.unwrap_or(job.key)),
@@ -82,13 +78,13 @@ impl Rule for DeployWithoutConcurrency {
                     format!(
                         "job `{}` {what} and the workflow has no `concurrency`: two `{trigger}` runs can {} at the same time",
                         job.id,
-                        if run.migrates() { "migrate" } else { "deploy" }
+                        if dep.migrates { "migrate" } else { "deploy" }
                     ),
                 )
                 .primary(job.key, "no `concurrency` here or on the workflow")
-                .secondary(run.span, format!("{what} here"))
+                .secondary(dep.span, format!("{what} here"))
                 .secondary(trigger_span, "runs can overlap");
-                for v in &run.via {
+                for v in dep.via {
                     d = d.secondary(*v, "through this script");
                 }
                 if let Some(e) = job.environment {

@@ -1,4 +1,4 @@
-use super::at_run;
+use super::at_command;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::SurfaceKind;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
@@ -15,8 +15,12 @@ static META: RuleMeta = RuleMeta {
 Finds migration commands in deploy surfaces (workflow steps, entrypoint and deploy scripts,
 compose commands, Dockerfile commands, Procfile) whose failure is swallowed:
 `alembic upgrade head || true`, `|| :`, `|| echo ...`, `|| exit 0`; a migration after
-`set +e` with no check of `$?`; a workflow step (or job) with `continue-on-error: true` that
-migrates. `|| exit 1` and an explicit `if [ $? -ne 0 ]` are not reported.
+`set +e`, or in a shell without `set -e` (an entrypoint script, a Procfile line, a compose
+or Dockerfile command), followed by another command with no check of `$?`; a workflow step
+(or job) with `continue-on-error: true` that migrates. `|| exit 1`, `&& next`, an explicit
+`if [ $? -ne 0 ]`, and a migration that is the script's last command (its status is the
+script's) are not reported. Workflow `run:` steps run under `bash -e` and are judged by
+their `set +e`.
 
 ## Why is this bad?
 
@@ -58,7 +62,7 @@ impl Rule for MigrationFailureIgnored {
                     }
                     out.push(d.help(format!("remove `{how}` and let the deploy fail")));
                 } else if run.unchecked_errexit_off {
-                    let d = at_run(
+                    let d = at_command(
                         new("the migration runs after `set +e` and nothing checks its exit status: a failed migration does not stop the deploy"),
                         run,
                         "its failure is not checked",
@@ -66,6 +70,13 @@ impl Rule for MigrationFailureIgnored {
                     out.push(d.help(
                         "run it under `set -e`, or check `$?` right after it and exit non-zero",
                     ));
+                } else if run.unchecked_no_errexit {
+                    let d = at_command(
+                        new("the migration runs in a shell without `set -e` and the next command runs whatever its exit status: a failed migration does not stop the deploy"),
+                        run,
+                        "nothing checks its exit status",
+                    );
+                    out.push(d.help("add `set -e` at the top of the script, or chain with `&&` (`alembic upgrade head && exec gunicorn ...`)"));
                 }
             }
             if let SurfaceKind::Step {

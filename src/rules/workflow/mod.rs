@@ -23,3 +23,12 @@ pub fn at_run(d: Diagnostic, run: &Run, message: impl Into<String>) -> Diagnosti
     }
     d
 }
+
+/// The finding at the whole command (not its target), with the references that led to it.
+pub fn at_command(d: Diagnostic, run: &Run, message: impl Into<String>) -> Diagnostic {
+    let mut d = d.primary(run.span, message);
+    for v in &run.via {
+        d = d.secondary(*v, "runs the script this is in");
+    }
+    d
+}
