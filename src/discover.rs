@@ -114,6 +114,42 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             }
         }
     }
+    // Deploy files are read from the folder being linted; when only files are given (a
+    // pre-commit hook passes the changed files) or `--config`, from their repository: which
+    // service migrates, and how, is a repository-wide fact.
+    if opts.read_deploy {
+        let first = opts
+            .config
+            .as_ref()
+            .map(|c| absolute(&opts.cwd, c))
+            .or_else(|| paths.iter().find(|p| p.is_dir()).cloned())
+            .or_else(|| paths.first().cloned())
+            .unwrap_or_else(|| opts.cwd.clone());
+        let ancestors = ancestors_to_repo_root(&first);
+        let root = match ancestors.last() {
+            _ if first.is_dir() && opts.config.is_none() => first.clone(),
+            Some(top) if top.join(".git").exists() => top.clone(),
+            _ if first.starts_with(&opts.cwd) => opts.cwd.clone(),
+            _ => first.parent().unwrap_or(Path::new("/")).to_path_buf(),
+        };
+        let walked = opts.config.is_none() && paths.iter().any(|p| p.is_dir() && *p == root);
+        if !walked {
+            inputs = DeployInputs {
+                root: root.clone(),
+                ..DeployInputs::default()
+            };
+            let mut scratch = Discovered::default();
+            walk(
+                &root,
+                &mut BTreeSet::new(),
+                &mut BTreeSet::new(),
+                &mut BTreeSet::new(),
+                &mut inputs,
+                &mut scratch,
+            );
+        }
+        inputs.root = root;
+    }
 
     let mut covered: BTreeSet<PathBuf> = BTreeSet::new();
     let mut projects = Vec::new();

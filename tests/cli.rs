@@ -431,3 +431,25 @@ fn deploy_findings_in_every_format_and_ignored_by_settings() {
     assert!(!out.contains("migrate-service-rollout"), "{out}");
     assert!(out.contains("hard-coded-upgrade-target"), "{out}");
 }
+
+#[test]
+fn a_single_deploy_file_path_is_linted_with_its_repository() {
+    // A pre-commit hook passes only the changed file: revlint still reads the repository's
+    // deploy files (here: which compose file the workflow deploys) and shows the findings in
+    // the given file.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".git")).unwrap();
+    copy_tree(
+        &common::root().join("fixtures/projects/incident-000-swarm-heads"),
+        d,
+    );
+    let o = revlint(
+        d,
+        &["check", "--format", "concise", "docker-compose.staging.yml"],
+    );
+    let out = stdout(&o);
+    assert!(out.contains("error[migrate-service-rollout]"), "{out}");
+    assert!(!out.contains("deploy-without-concurrency"), "{out}");
+    assert!(!out.contains("multiple-heads"), "{out}");
+}
