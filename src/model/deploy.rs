@@ -6,6 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::command::{self, CommandKind, CommandList, Deploy as DeployKind, Lang, Target, Workers};
 use super::compose::{span, ComposeFile, Service, StackReason};
 use super::project::FileIssue;
@@ -122,6 +124,9 @@ pub struct Surface {
     pub runs: Vec<Run>,
     /// Environment the commands see (compose `environment`, Dockerfile `ENV`, step `env`).
     pub env: Vec<(String, String)>,
+    /// A workflow step that migrates a throwaway database (a `services:` container, a
+    /// localhost server, SQLite): a test, not a deploy.
+    pub test: bool,
 }
 
 impl Surface {
@@ -286,15 +291,24 @@ pub fn build(
             });
         }
     }
-    // Workflows.
-    for p in &inputs.workflows {
-        let Some(id) = (b.read)(p, b.db) else {
-            continue;
-        };
-        let docs = load_yaml(id, b.db, &mut m.issues);
-        for doc in docs {
-            m.workflows.push(Workflow::read(id, &doc));
-        }
+    // Workflows: read in order, parsed in parallel.
+    let ids: Vec<FileId> = inputs
+        .workflows
+        .iter()
+        .filter_map(|p| (b.read)(p, b.db))
+        .collect();
+    let db: &FileDb = b.db;
+    let parsed: Vec<(Vec<Workflow>, Vec<FileIssue>)> = ids
+        .par_iter()
+        .map(|&id| {
+            let mut issues = Vec::new();
+            let docs = load_yaml(id, db, &mut issues);
+            (docs.iter().map(|d| Workflow::read(id, d)).collect(), issues)
+        })
+        .collect();
+    for (wfs, issues) in parsed {
+        m.workflows.extend(wfs);
+        m.issues.extend(issues);
     }
     let root = b.root.clone();
     for (wi, wf) in m.workflows.iter().enumerate() {
@@ -316,6 +330,7 @@ pub fn build(
                     span: *sp,
                     runs,
                     env,
+                    test: false,
                 });
             }
         }
@@ -335,6 +350,7 @@ pub fn build(
                 span: sp,
                 runs,
                 env: df.env.clone(),
+                test: false,
             });
         }
         let mut runs = Vec::new();
@@ -351,6 +367,7 @@ pub fn build(
                 span: sp,
                 runs,
                 env: df.env.clone(),
+                test: false,
             });
         }
         m.dockerfiles.push(df);
@@ -368,6 +385,7 @@ pub fn build(
                 span: sp,
                 runs,
                 env: Vec::new(),
+                test: false,
             });
         }
     }
@@ -397,6 +415,7 @@ pub fn build(
             span: Span::file_start(id),
             runs,
             env: script_assignments(&text),
+            test: false,
         });
     }
     for s in m.surfaces.iter().chain(&stack_scripts) {
@@ -419,34 +438,50 @@ pub fn build(
             }
         }
     }
+    // Read in order (first mention wins; a later `docker stack deploy` marks the file),
+    // parse in parallel.
     let mut seen: BTreeMap<PathBuf, usize> = BTreeMap::new();
+    let mut files: Vec<(PathBuf, FileId, Option<Span>)> = Vec::new();
     for (p, deployed_by) in compose_paths {
         if let Some(&i) = seen.get(&p) {
-            if let (Some(by), Some(c)) = (deployed_by, m.compose.get_mut(i)) {
-                if !matches!(c.stack, Some(StackReason::DeployedBy(_))) {
-                    c.stack = Some(StackReason::DeployedBy(by));
-                }
+            if let (Some(by), Some(f)) = (deployed_by, files.get_mut(i)) {
+                f.2.get_or_insert(by);
             }
             continue;
         }
         let Some(id) = (b.read)(&p, b.db) else {
             continue;
         };
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let docs = load_yaml(id, b.db, &mut m.issues);
-        let Some(doc) = docs.first() else { continue };
-        let mut c = ComposeFile::read(id, &name, doc);
-        if let Some(by) = deployed_by {
-            c.stack = Some(StackReason::DeployedBy(by));
-        }
-        seen.insert(p.clone(), m.compose.len());
+        seen.insert(p.clone(), files.len());
+        files.push((p, id, deployed_by));
+    }
+    let db: &FileDb = b.db;
+    let parsed: Vec<(Option<ComposeFile>, Vec<FileIssue>)> = files
+        .par_iter()
+        .map(|(p, id, deployed_by)| {
+            let mut issues = Vec::new();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let docs = load_yaml(*id, db, &mut issues);
+            let c = docs.first().map(|doc| {
+                let mut c = ComposeFile::read(*id, &name, doc);
+                if let Some(by) = deployed_by {
+                    c.stack = Some(StackReason::DeployedBy(*by));
+                }
+                c
+            });
+            (c, issues)
+        })
+        .collect();
+    for ((p, id, _), (c, issues)) in files.iter().zip(parsed) {
+        m.issues.extend(issues);
+        let Some(c) = c else { continue };
         let ci = m.compose.len();
         let dir = p.parent().unwrap_or(Path::new("/")).to_path_buf();
         for (si, svc) in c.services.iter().enumerate() {
-            let (runs, env) = b.service_runs(svc, id, &dir, &m.dockerfiles);
+            let (runs, env) = b.service_runs(svc, *id, &dir, &m.dockerfiles);
             m.surfaces.push(Surface {
                 kind: SurfaceKind::Service {
                     compose: ci,
@@ -455,6 +490,7 @@ pub fn build(
                 span: svc.key,
                 runs,
                 env,
+                test: false,
             });
         }
         m.compose.push(c);
@@ -462,6 +498,10 @@ pub fn build(
     // Which application code runs at startup.
     for app in &mut m.apps {
         app.startup = startup_effects(&app.facts);
+    }
+    let tests: Vec<bool> = m.surfaces.iter().map(|s| m.test_database(s)).collect();
+    for (s, t) in m.surfaces.iter_mut().zip(tests) {
+        s.test = t;
     }
     m.surfaces
         .sort_by_key(|s| (s.span.file, s.span.start, s.span.end));
@@ -1225,7 +1265,7 @@ impl DeployModel {
 
     /// Whether a workflow step migrates a throwaway database (a `services:` container, a
     /// localhost server, SQLite): a test, not a deploy.
-    pub fn test_database(&self, s: &Surface) -> bool {
+    fn test_database(&self, s: &Surface) -> bool {
         let SurfaceKind::Step { workflow, job, .. } = s.kind else {
             return false;
         };
@@ -1241,7 +1281,7 @@ impl DeployModel {
     pub fn deploy_surfaces(&self) -> impl Iterator<Item = &Surface> {
         self.surfaces
             .iter()
-            .filter(|s| !matches!(s.kind, SurfaceKind::ImageBuild { .. }) && !self.test_database(s))
+            .filter(|s| !matches!(s.kind, SurfaceKind::ImageBuild { .. }) && !s.test)
     }
 
     /// Jobs of a workflow that deploy or migrate a real database, with what shows it.
