@@ -35,6 +35,10 @@ pub struct Job {
     pub continue_on_error: Option<Val>,
     pub env: Vec<(String, String)>,
     pub steps: Vec<Step>,
+    /// Jobs this one waits for (`needs:`, string or list).
+    pub needs: Vec<String>,
+    /// `strategy.matrix`: its entries run at the same time unless `max-parallel: 1`.
+    pub matrix: Option<Span>,
 }
 
 #[derive(Debug, Clone)]
@@ -220,6 +224,19 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
             .and_then(|c| Val::from_node(file, c)),
         env: environment(node.get("env")),
         steps,
+        needs: match node.get("needs").map(|n| &n.kind) {
+            Some(NodeKind::Scalar { value, .. }) => vec![value.clone()],
+            Some(NodeKind::Seq(items)) => items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        },
+        matrix: node.get("strategy").and_then(|st| {
+            let serial = st.get("max-parallel").and_then(YamlNode::as_str) == Some("1");
+            let m = st.entry("matrix")?;
+            (!serial).then(|| span(file, m.key.loc))
+        }),
     }
 }
 
@@ -334,7 +351,33 @@ fn eval_atom(s: &str, event: &str) -> Option<bool> {
 
 #[cfg(test)]
 mod tests {
-    use super::eval_on;
+    use super::{eval_on, Workflow};
+    use crate::source::FileId;
+
+    #[test]
+    fn jobs_needs_matrix_and_ssh_scripts() {
+        let src = "on: [push, workflow_dispatch]\njobs:\n  deploy:\n    needs: [build, test]\n    strategy:\n      matrix:\n        env: [a, b]\n    steps:\n      - uses: appleboy/ssh-action@v1\n        with:\n          script: |\n            cd /srv\n            alembic upgrade head\n  serial:\n    needs: deploy\n    strategy:\n      max-parallel: 1\n      matrix:\n        env: [a, b]\n    steps: []\n";
+        let doc = &crate::parse::yaml::load(src).documents[0];
+        let wf = Workflow::read(FileId(0), doc);
+        assert_eq!(wf.triggers.len(), 2);
+        let deploy = &wf.jobs[0];
+        assert_eq!(deploy.needs, vec!["build", "test"]);
+        assert!(deploy.matrix.is_some());
+        let (_, list) = deploy.steps[0]
+            .run
+            .as_ref()
+            .expect("the SSH action's script");
+        let m = list.migrates().expect("a migration");
+        assert_eq!(
+            &src[m.start as usize..m.end as usize],
+            "alembic upgrade head"
+        );
+        assert_eq!(wf.jobs[1].needs, vec!["deploy"]);
+        assert!(
+            wf.jobs[1].matrix.is_none(),
+            "max-parallel: 1 runs one at a time"
+        );
+    }
 
     #[test]
     fn expressions_on_push() {

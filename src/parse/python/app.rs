@@ -219,31 +219,13 @@ impl<'s> Collector<'s> {
                 }
             }
             Stmt::Assign(a) => {
-                if let ([Expr::Name(n)], Expr::StringLiteral(s)) = (&a.targets[..], &*a.value) {
-                    let r = s.range();
-                    self.constants.insert(
-                        n.id.to_string(),
-                        (
-                            s.value.to_str().to_string(),
-                            r.start().to_usize(),
-                            r.end().to_usize(),
-                        ),
-                    );
+                if let [Expr::Name(n)] = &a.targets[..] {
+                    self.constant(n, &a.value);
                 }
             }
             Stmt::AnnAssign(a) => {
                 if let (Expr::Name(n), Some(v)) = (&*a.target, &a.value) {
-                    if let Expr::StringLiteral(s) = &**v {
-                        let r = s.range();
-                        self.constants.insert(
-                            n.id.to_string(),
-                            (
-                                s.value.to_str().to_string(),
-                                r.start().to_usize(),
-                                r.end().to_usize(),
-                            ),
-                        );
-                    }
+                    self.constant(n, v);
                 }
             }
             Stmt::If(i) => {
@@ -262,6 +244,21 @@ impl<'s> Collector<'s> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Record `NAME = "literal"` (a module constant a target may name).
+    fn constant(&mut self, name: &ast::ExprName, value: &Expr) {
+        if let Expr::StringLiteral(s) = value {
+            let r = s.range();
+            self.constants.insert(
+                name.id.to_string(),
+                (
+                    s.value.to_str().to_string(),
+                    r.start().to_usize(),
+                    r.end().to_usize(),
+                ),
+            );
         }
     }
 

@@ -61,6 +61,7 @@ impl Rule for CancelInProgressMigration {
                     .find(|e| eval_on(&v.text, e) == Some(true))
                     .map(|e| (v.span, e.to_string()))
             };
+            let per_migration = cx.deploy.env.iter().any(|e| e.transaction_per_migration);
             let mut report = |c: &Concurrency,
                               whose: String,
                               run: &crate::model::deploy::JobDeploy| {
@@ -75,7 +76,11 @@ impl Rule for CancelInProgressMigration {
                         )
                         .primary(span, format!("true for `{event}` runs"))
                         .secondary(run.span, format!("the {what} that gets cancelled"))
-                        .help("set `cancel-in-progress: false`"),
+                        .help(if per_migration {
+                            "set `cancel-in-progress: false`; env.py commits each revision on its own (`transaction_per_migration=True`), so a cancelled run leaves the database between revisions"
+                        } else {
+                            "set `cancel-in-progress: false`"
+                        }),
                     );
                 }
             };

@@ -87,6 +87,9 @@ impl Rule for DeployWithoutConcurrency {
                 for v in dep.via {
                     d = d.secondary(*v, "through this script");
                 }
+                if let Some(m) = job.matrix {
+                    d = d.secondary(m, "a matrix: its entries also run at the same time");
+                }
                 if let Some(e) = job.environment {
                     d = d.secondary(e, "`environment` does not serialise runs");
                 }
