@@ -14,8 +14,9 @@
 //! data and never classified. Commands in shell functions are listed where they are defined
 //! (`in_function` names the function). Approximations: the walk is linear (both branches of an
 //! `if` are walked in order; a variable assigned under a condition counts as unknown), `case`
-//! patterns inside `$( )` can end the substitution early, and `python manage.py db upgrade`
-//! stays a `RunScript`.
+//! patterns inside `$( )` can end the substitution early. Flask-Script's
+//! `python manage.py db <cmd>` is read as `flask db <cmd>`; other `manage.py` commands stay a
+//! `RunScript`.
 
 use std::collections::HashMap;
 
@@ -2807,13 +2808,21 @@ fn python(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
             }
             _ if s.starts_with('-') => j += 1,
             _ => {
+                // Flask-Script's `python manage.py db upgrade` is Flask-Migrate's `flask db`.
+                let manage = s.rsplit('/').next() == Some("manage.py");
+                if manage && argv.get(j + 1).is_some_and(|a| a.text == "db") {
+                    let kind = classify_flask(&argv[j..]);
+                    if !matches!(kind, CommandKind::Other) {
+                        return Step::Done(Resolved::Cmd(kind, argv[j..].to_vec()));
+                    }
+                }
                 return Step::Done(Resolved::Cmd(
                     CommandKind::RunScript {
                         path: s.to_string(),
                         lang: Lang::Python,
                     },
                     argv[i..].to_vec(),
-                ))
+                ));
             }
         }
     }
@@ -3587,7 +3596,15 @@ mod tests {
                 "python3 -u scripts/migrate.py --all",
                 py("scripts/migrate.py"),
             ),
-            ("python manage.py db upgrade", py("manage.py")),
+            (
+                "python manage.py db upgrade",
+                CommandKind::Migrate {
+                    tool: Tool::FlaskDb,
+                    target: Target::Head,
+                },
+            ),
+            ("python manage.py db migrate", CommandKind::Autogenerate),
+            ("python manage.py runserver", py("manage.py")),
             ("./manage.py migrate", py("./manage.py")),
             ("python -m app.migrations", py("app.migrations")),
             ("uv run python -m app.seed", py("app.seed")),
