@@ -203,6 +203,8 @@ pub struct DeployModel {
     pub env: Vec<EnvFacts>,
     /// YAML files that could not be read fully.
     pub issues: Vec<FileIssue>,
+    /// (compose file, service) → index into `surfaces`.
+    by_service: BTreeMap<(usize, usize), usize>,
 }
 
 impl DeployModel {
@@ -211,7 +213,9 @@ impl DeployModel {
     }
 
     pub fn service_surface(&self, compose: usize, service: usize) -> Option<&Surface> {
-        self.surface_of(&SurfaceKind::Service { compose, service })
+        self.by_service
+            .get(&(compose, service))
+            .map(|&i| &self.surfaces[i])
     }
 
     /// Whether any project's `env.py` takes an advisory lock.
@@ -505,6 +509,11 @@ pub fn build(
     }
     m.surfaces
         .sort_by_key(|s| (s.span.file, s.span.start, s.span.end));
+    for (i, s) in m.surfaces.iter().enumerate() {
+        if let SurfaceKind::Service { compose, service } = s.kind {
+            m.by_service.insert((compose, service), i);
+        }
+    }
     m
 }
 
