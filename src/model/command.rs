@@ -2674,7 +2674,10 @@ fn script_kind(base: &str, path: &str) -> CommandKind {
         "/usr/sbin/",
         "/usr/local/sbin/",
     ];
-    let relative = path.starts_with("./") || path.starts_with("../");
+    // `./x`, `../x`, and `bin/release` (a Procfile's `release: bin/release`): a repo file.
+    let relative = path.starts_with("./")
+        || path.starts_with("../")
+        || (path.contains('/') && !path.starts_with('/') && !path.contains("://"));
     let absolute = path.starts_with('/') && !system.iter().any(|s| path.starts_with(s));
     if (relative || absolute) && !base.is_empty() && !path.contains('$') {
         return CommandKind::RunScript {

@@ -39,6 +39,8 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     /// Runs through `docker compose run`, `docker exec`, `kubectl exec`, … (a one-shot).
     pub one_shot_wrapper: bool,
+    /// Runs on another machine (`ssh host '…'`, `fly ssh console -C`).
+    pub over_ssh: bool,
     pub in_python: bool,
 }
 
@@ -124,8 +126,9 @@ pub struct Surface {
     pub runs: Vec<Run>,
     /// Environment the commands see (compose `environment`, Dockerfile `ENV`, step `env`).
     pub env: Vec<(String, String)>,
-    /// A workflow step that migrates a throwaway database (a `services:` container, a
-    /// localhost server, SQLite): a test, not a deploy.
+    /// Not a deploy surface: a workflow step that migrates a throwaway database (a
+    /// `services:` container, a localhost server, SQLite), or a step of a job that neither
+    /// deploys nor migrates (a pull-request job that generates a revision for review).
     pub test: bool,
 }
 
@@ -507,6 +510,20 @@ pub fn build(
     for (s, t) in m.surfaces.iter_mut().zip(tests) {
         s.test = t;
     }
+    // A workflow job is a deploy surface when it deploys or migrates a real database.
+    let deploying: BTreeSet<(usize, usize)> = (0..m.workflows.len())
+        .flat_map(|w| {
+            m.deploying_jobs(w)
+                .into_iter()
+                .map(move |d| (w, d.job))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for s in &mut m.surfaces {
+        if let SurfaceKind::Step { workflow, job, .. } = s.kind {
+            s.test |= !deploying.contains(&(workflow, job));
+        }
+    }
     m.surfaces
         .sort_by_key(|s| (s.span.file, s.span.start, s.span.end));
     for (i, s) in m.surfaces.iter().enumerate() {
@@ -662,15 +679,26 @@ impl Builder<'_> {
             if run.migrates() {
                 last_migrate_end = Some(c.end);
             }
+            let vars = script_assignments(&text);
+            let concrete = |p: &str| {
+                // `. "$PRE_START_PATH"` with `PRE_START_PATH=${PRE_START_PATH:-/app/prestart.sh}`.
+                let once = expand_vars(p, &vars)?;
+                if once.contains('$') {
+                    // `X=${X:-default}`: the environment does not set it, so the default.
+                    expand_vars(&once, &[])
+                } else {
+                    Some(once)
+                }
+            };
             let script = match &c.kind {
-                CommandKind::RunScript { path, lang } => Some((path.clone(), *lang)),
-                CommandKind::Source { path } => Some((path.clone(), Lang::Shell)),
+                CommandKind::RunScript { path, lang } => concrete(path).map(|p| (p, *lang)),
+                CommandKind::Source { path } => concrete(path).map(|p| (p, Lang::Shell)),
                 _ => None,
             };
             let span = run.span;
             out.push(run);
-            if !via.is_empty() {
-                continue; // one level deep
+            if via.len() >= 2 {
+                continue;
             }
             if let Some((path, lang)) = script {
                 let mut chain = via.to_vec();
@@ -684,7 +712,11 @@ impl Builder<'_> {
                 // `entrypoint.sh gunicorn app:app`: the words after the script are the
                 // command it hands over to (`exec "$@"`).
                 if lang == Lang::Shell {
-                    if let Some(at) = c.argv.iter().position(|w| w.text == path) {
+                    if let Some(at) = c
+                        .argv
+                        .iter()
+                        .position(|w| concrete(&w.text) == Some(path.clone()))
+                    {
                         let rest: Vec<(String, u32, u32)> = c.argv[at + 1..]
                             .iter()
                             .map(|w| (w.text.clone(), w.start, w.end))
@@ -734,11 +766,15 @@ impl Builder<'_> {
                     let text = self.db.get(id).text.clone();
                     let list = CommandList::from_shell(&text);
                     let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
-                    // Marked as followed: `expand` does not go deeper.
-                    let marker = [Span::file_start(id)];
-                    let mut runs = self.expand(&list, id, &dir, &marker);
+                    // The marker tells `expand` it is inside a script; a script the
+                    // script runs is followed too (each script is read once, so a cycle
+                    // or a script that sources itself ends here).
+                    let marker = Span::file_start(id);
+                    let mut runs = self.expand(&list, id, &dir, &[marker]);
                     for r in &mut runs {
-                        r.via.clear();
+                        if r.via.first() == Some(&marker) {
+                            r.via.remove(0);
+                        }
                     }
                     runs
                 }
@@ -909,6 +945,7 @@ fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
                 || w.contains("compose exec")
         }),
         in_python: false,
+        over_ssh: c.wrappers.iter().any(|w| w.contains("ssh")),
     }
 }
 
@@ -1002,6 +1039,7 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
             env: Vec::new(),
             one_shot_wrapper: false,
             in_python: true,
+            over_ssh: false,
         });
     }
     out
@@ -1321,7 +1359,8 @@ impl DeployModel {
                     || matches!(&r.kind, CommandKind::Deploy(d)
                         if !matches!(d, DeployKind::ComposeUp { remote: false, .. })
                             || over_ssh
-                            || remote_env)
+                            || remote_env
+                            || r.over_ssh)
             });
             if let Some(r) = hit {
                 out.push(JobDeploy {

@@ -1,4 +1,4 @@
-use super::at_run;
+use super::at_command;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::command::CommandKind;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
@@ -59,7 +59,7 @@ impl Rule for StampInDeploy {
                         "the deploy runs `stamp`: it records revisions in `alembic_version` without running them",
                     )
                 };
-                out.push(at_run(d, run, "stamps on every deploy").help(
+                out.push(at_command(d, run, "stamps on every deploy").help(
                     "remove the stamp: let a failed upgrade fail the deploy; stamp by hand after inspecting the database",
                 ));
             }
