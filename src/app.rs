@@ -118,13 +118,20 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
             select.retain(|r| *r != rule);
         }
     }
-    discover_options.read_bodies = select.iter().any(|r| r.reads_operations());
+    // Judging whether a suppression is used needs the findings of the rules it names: with
+    // `unused-ignore` selected every rule runs, and only the selected ones are reported.
+    let run_set: Vec<RuleId> = if select.contains(&RuleId::UnusedIgnore) {
+        RuleId::all().collect()
+    } else {
+        select.clone()
+    };
+    discover_options.read_bodies = run_set.iter().any(|r| r.reads_operations());
     discover_options.include_downgrade = rule_options.include_downgrade;
-    discover_options.scan_scripts = select.contains(&RuleId::VersionTableEdit)
-        || select.contains(&RuleId::MissingExtension)
-        || select.contains(&RuleId::ExtensionOnlyInInitScript);
+    discover_options.scan_scripts = run_set.contains(&RuleId::VersionTableEdit)
+        || run_set.contains(&RuleId::MissingExtension)
+        || run_set.contains(&RuleId::ExtensionOnlyInInitScript);
     // YAML that does not load is reported (parse-error) only when deploy rules read it.
-    discover_options.read_deploy = select.iter().any(|r| r.reads_deploy_files());
+    discover_options.read_deploy = run_set.iter().any(|r| r.reads_deploy_files());
     let discovered = discover::discover(&discover_options)?;
     let graphs: Vec<RevisionGraph> = discovered
         .projects
@@ -141,7 +148,13 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         options: &rule_options,
         cwd: &options.discover.cwd,
     };
-    let mut diagnostics = rules::run(&cx, &select);
+    let mut diagnostics = rules::run(&cx, &run_set);
+    let require_reason = loaded
+        .as_ref()
+        .and_then(|l| l.options.require_ignore_reason)
+        .unwrap_or(false);
+    crate::suppress::apply(&discovered.db, &mut diagnostics, &run_set, require_reason);
+    diagnostics.retain(|d| select.contains(&d.rule));
     if !options.discover.paths.is_empty() {
         let selected = &discovered.selected;
         diagnostics.retain(|d| {

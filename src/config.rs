@@ -22,6 +22,8 @@ pub struct FileOptions {
     pub allow_multiple_heads: Option<bool>,
     /// Rules not to run (ids, as `--ignore` takes them).
     pub ignore: Option<Vec<String>>,
+    /// Inline suppressions count only with a ` -- reason`.
+    pub require_ignore_reason: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

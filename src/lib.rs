@@ -18,5 +18,6 @@ pub mod parse;
 pub mod report;
 pub mod rules;
 pub mod source;
+pub mod suppress;
 
 pub use app::{lint, LintOptions, LintResult};

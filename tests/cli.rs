@@ -453,3 +453,53 @@ fn a_single_deploy_file_path_is_linted_with_its_repository() {
     assert!(!out.contains("deploy-without-concurrency"), "{out}");
     assert!(!out.contains("multiple-heads"), "{out}");
 }
+
+#[test]
+fn inline_suppressions_and_required_reasons() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    let versions = d.join("migrations/versions");
+    let file = std::fs::read_dir(&versions)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "py"))
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert!(
+        stdout(&o).contains("error[non-idempotent-ddl]"),
+        "{}",
+        stdout(&o)
+    );
+
+    // The line before the finding, without a reason: suppressed.
+    let suppressed = text.replacen(
+        "    op.create_table(",
+        "    # revlint: ignore[non-idempotent-ddl]\n    op.create_table(",
+        1,
+    );
+    assert_ne!(suppressed, text, "the fixture has a create_table call");
+    std::fs::write(&file, &suppressed).unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+
+    // With `require-ignore-reason`, a suppression without one does not count.
+    std::fs::write(d.join("revlint.toml"), "require-ignore-reason = true\n").unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    let out = stdout(&o);
+    assert!(out.contains("error[non-idempotent-ddl]"), "{out}");
+    assert!(
+        out.contains("warning[unused-ignore]") && out.contains("no reason"),
+        "{out}"
+    );
+
+    // With a reason it counts again.
+    let reasoned = suppressed.replace(
+        "# revlint: ignore[non-idempotent-ddl]",
+        "# revlint: ignore[non-idempotent-ddl] -- created by the schema dump",
+    );
+    std::fs::write(&file, reasoned).unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}

@@ -13,6 +13,7 @@ use crate::source::FileDb;
 pub mod compose;
 pub mod cross;
 pub mod graph;
+pub mod meta;
 pub mod migration;
 pub mod workflow;
 
@@ -57,6 +58,7 @@ pub enum RuleId {
     MigrationInImageBuild,
     MigrationsAtAppStartup,
     CreateAllWithMigrations,
+    UnusedIgnore,
 }
 
 impl RuleId {
@@ -116,6 +118,8 @@ pub enum Category {
     Workflow,
     /// Application code read together with the deploy files.
     Cross,
+    /// revlint's own suppression comments.
+    Meta,
 }
 
 impl Category {
@@ -126,6 +130,7 @@ impl Category {
             Category::Compose => "compose",
             Category::Workflow => "workflow",
             Category::Cross => "cross",
+            Category::Meta => "meta",
         }
     }
 }
@@ -238,6 +243,7 @@ pub fn registry(id: RuleId) -> &'static dyn Rule {
         RuleId::CreateAllWithMigrations => {
             &cross::create_all_with_migrations::CreateAllWithMigrations
         }
+        RuleId::UnusedIgnore => &meta::UnusedIgnore,
     }
 }
 
