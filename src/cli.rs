@@ -128,6 +128,8 @@ pub enum Format {
     Concise,
     /// revlint's versioned JSON schema.
     Json,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -325,6 +327,9 @@ fn check(
             report::concise::write(&mut out, &result.discovered.db, &result.diagnostics)?
         }
         Format::Json => report::json::write(&mut out, &result)?,
+        Format::Github => {
+            report::github::write(&mut out, &result.discovered.db, &result.diagnostics)?
+        }
     }
     out.flush()?;
     if args.format == Format::Human {

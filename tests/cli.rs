@@ -503,3 +503,43 @@ fn inline_suppressions_and_required_reasons() {
     let o = revlint(d, &["check", "--format", "concise"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
 }
+
+#[test]
+fn github_format_annotates_ten_per_severity_and_counts_the_rest() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    let calls: String = (0..12)
+        .map(|i| format!("    op.create_table('t{i}', sa.Column('id', sa.Integer()))\n"))
+        .collect();
+    std::fs::write(
+        d.join("migrations/versions/aaaa00000001_t.py"),
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n{calls}"),
+    )
+    .unwrap();
+    let o = revlint(d, &["check", "--format", "github"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 11, "{out}");
+    assert!(
+        lines[0].starts_with(
+            "::error file=migrations/versions/aaaa00000001_t.py,line=7,endLine=7,col=5,endColumn="
+        ),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains(",title=revlint(non-idempotent-ddl)::"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("%0A%0Ahelp: "),
+        "multi-line data is escaped: {}",
+        lines[0]
+    );
+    assert_eq!(
+        lines[10],
+        "::notice title=revlint::2 more error findings not annotated (the runner shows 10 per severity); run `revlint check` for all of them"
+    );
+}

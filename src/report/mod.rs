@@ -2,6 +2,7 @@
 //! Every writer takes the `impl Write` it is handed.
 
 pub mod concise;
+pub mod github;
 pub mod graph;
 pub mod human;
 pub mod json;
