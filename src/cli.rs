@@ -130,6 +130,8 @@ pub enum Format {
     Json,
     /// GitHub Actions workflow commands: annotations on the pull request.
     Github,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -329,6 +331,9 @@ fn check(
         Format::Json => report::json::write(&mut out, &result)?,
         Format::Github => {
             report::github::write(&mut out, &result.discovered.db, &result.diagnostics)?
+        }
+        Format::Sarif => {
+            report::sarif::write(&mut out, &result.discovered.db, &result.diagnostics)?
         }
     }
     out.flush()?;
