@@ -132,6 +132,8 @@ pub enum Format {
     Github,
     /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
     Sarif,
+    /// JUnit XML: one failing test case per finding.
+    Junit,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -334,6 +336,9 @@ fn check(
         }
         Format::Sarif => {
             report::sarif::write(&mut out, &result.discovered.db, &result.diagnostics)?
+        }
+        Format::Junit => {
+            report::junit::write(&mut out, &result.discovered.db, &result.diagnostics)?
         }
     }
     out.flush()?;

@@ -543,3 +543,29 @@ fn github_format_annotates_ten_per_severity_and_counts_the_rest() {
         "::notice title=revlint::2 more error findings not annotated (the runner shows 10 per severity); run `revlint check` for all of them"
     );
 }
+
+#[test]
+fn junit_format_has_a_failing_case_per_finding() {
+    let dir = common::root().join("fixtures/projects/incident-001-postgis");
+    let o = revlint(&dir, &["check", "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let expected = std::fs::read_to_string(dir.join("expected-findings.txt")).unwrap();
+    // One finding per expected line, plus the second extension at the same volume line.
+    let n = expected.lines().count() + 1;
+    assert!(
+        out.contains(&format!("<testsuites name=\"revlint\" tests=\"{n}\" skipped=\"0\" failures=\"{n}\" errors=\"0\">")),
+        "{out}"
+    );
+    assert!(out.contains("<testcase name=\"missing-extension (32:39)\" classname=\"migrations/versions/3eedf39b54dd_add_admin_boundary_tables.py\">"), "{out}");
+    assert_eq!(
+        out,
+        stdout(&revlint(&dir, &["check", "--format", "junit"])),
+        "same tree, same bytes"
+    );
+    let clean = revlint(
+        &common::root().join("fixtures/projects/multiple-heads-merged"),
+        &["check", "--format", "junit"],
+    );
+    assert!(stdout(&clean).contains("<testcase name=\"no findings\"/>"));
+}
