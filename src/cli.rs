@@ -46,6 +46,9 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the head revisions, as `alembic heads` does, without running Python.
     Heads(HeadsArgs),
+    /// Write the merge revision of each project with several heads, as `alembic merge` does
+    /// (never overwrites a file).
+    Fix(FixArgs),
     /// List the rules.
     Rules(RulesArgs),
     /// Explain a rule: what it does, why, an example, and the fix.
@@ -111,6 +114,14 @@ pub struct HeadsArgs {
     /// Exit 0 even when there is more than one head.
     #[arg(long)]
     pub allow_multiple: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    pub paths: Vec<PathBuf>,
+    /// Print the revision that would be written instead of writing it.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +203,7 @@ pub fn run(cli: Cli) -> u8 {
         Some(Command::Check(args)) => check(cwd, cli.config, args, color),
         Some(Command::Graph(args)) => graph(cwd, cli.config, args),
         Some(Command::Heads(args)) => heads(cwd, cli.config, args),
+        Some(Command::Fix(args)) => fix(cwd, cli.config, args),
         Some(Command::Rules(args)) => rules(args),
         Some(Command::Explain { rule }) => explain(&rule),
     };
@@ -454,6 +466,43 @@ fn heads(cwd: PathBuf, config: Option<PathBuf>, args: HeadsArgs) -> Result<u8, F
         eprintln!("revlint: no Alembic project found");
     }
     Ok(code)
+}
+
+fn fix(cwd: PathBuf, config: Option<PathBuf>, args: FixArgs) -> Result<u8, Failure> {
+    let d = load(cwd.clone(), config, args.paths)?;
+    let plans = crate::fix::plans(&d);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if plans.is_empty() {
+        writeln!(out, "nothing to fix: every project has a single head")?;
+    }
+    for plan in &plans {
+        let shown = crate::discover::display(&cwd, &plan.path);
+        if let Some(note) = &plan.template_note {
+            eprintln!("revlint: {}: {note}", plan.project);
+        }
+        if args.dry_run {
+            writeln!(out, "# {} (would merge {})", shown, plan.heads.join(", "))?;
+            write!(out, "{}", plan.text)?;
+            continue;
+        }
+        match crate::fix::write(plan) {
+            Ok(()) => writeln!(
+                out,
+                "wrote {shown}: merge revision `{}` of {}",
+                plan.revision,
+                plan.heads.join(", ")
+            )?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                return Err(Failure::Usage(format!(
+                    "{shown} already exists; revlint never overwrites a file"
+                )))
+            }
+            Err(e) => return Err(Failure::Usage(format!("{shown}: cannot be written: {e}"))),
+        }
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
 }
 
 fn rules(args: RulesArgs) -> Result<u8, Failure> {

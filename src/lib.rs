@@ -12,6 +12,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod discover;
 pub mod docs;
+pub mod fix;
 pub mod graph;
 pub mod model;
 pub mod parse;

@@ -524,3 +524,127 @@ fn revlint_agrees_with_alembic() {
         }
     }
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn revlint_in(dir: &Path, args: &[&str]) -> Output {
+    run(Command::new(env!("CARGO_BIN_EXE_revlint"))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args))
+    .unwrap()
+}
+
+/// `revlint fix` writes the merge revision; afterwards revlint and real Alembic both see one
+/// head, the project's `script.py.mako` was used, and a second `fix` has nothing to do. A
+/// file in the way is never overwritten.
+#[test]
+fn fix_writes_a_merge_revision_alembic_accepts() {
+    let python = parity_python();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_tree(&crate_root().join("fixtures/projects/multiple-heads"), d);
+    let mako = std::fs::read_to_string(
+        crate_root().join("fixtures/projects/incident-001-postgis/migrations/script.py.mako"),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("migrations/script.py.mako"),
+        format!("# rendered from the project's template\n{mako}"),
+    )
+    .unwrap();
+
+    let before = revlint_in(d, &["heads"]);
+    assert_eq!(
+        before.status.code(),
+        Some(1),
+        "{}",
+        describe_output(&before)
+    );
+    let dry = revlint_in(d, &["fix", "--dry-run"]);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("(would merge 850df83abd23, a1b2c3d4e5f6)")
+    );
+    let versions = d.join("migrations/versions");
+    let count = || std::fs::read_dir(&versions).unwrap().count();
+    let n = count();
+    assert_eq!(count(), n, "--dry-run writes nothing");
+
+    let out = revlint_in(d, &["fix"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe_output(&out));
+    assert_eq!(count(), n + 1);
+    let written = std::fs::read_dir(&versions)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("_merge_heads.py"))
+        .expect("the merge revision");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(
+        text.starts_with("# rendered from the project's template\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("= ('850df83abd23', 'a1b2c3d4e5f6')"),
+        "{text}"
+    );
+
+    let heads = revlint_in(d, &["heads"]);
+    assert_eq!(heads.status.code(), Some(0), "{}", describe_output(&heads));
+    let ours = String::from_utf8_lossy(&heads.stdout).trim().to_string();
+    let alembic = run(Command::new(&python).current_dir(d).args([
+        "-m",
+        "alembic",
+        "-c",
+        "alembic.ini",
+        "heads",
+    ]))
+    .unwrap();
+    assert!(alembic.status.success(), "{}", describe_output(&alembic));
+    let theirs = String::from_utf8_lossy(&alembic.stdout).trim().to_string();
+    assert_eq!(ours, theirs);
+    assert!(
+        theirs.ends_with("(head)") && theirs.lines().count() == 1,
+        "{theirs}"
+    );
+    let again = revlint_in(d, &["fix"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to fix"));
+
+    // Never overwrite: a file where the merge revision would go stops `fix`.
+    let other = tempfile::tempdir().unwrap();
+    copy_tree(
+        &crate_root().join("fixtures/projects/multiple-heads"),
+        other.path(),
+    );
+    let ini = other.path().join("alembic.ini");
+    let conf = std::fs::read_to_string(&ini).unwrap();
+    std::fs::write(
+        &ini,
+        conf.replace("[alembic]\n", "[alembic]\nfile_template = %%(slug)s\n"),
+    )
+    .unwrap();
+    let blocker = other.path().join("migrations/versions/merge_heads.py");
+    std::fs::write(&blocker, "# not a revision: in the way\n").unwrap();
+    let blocked = revlint_in(other.path(), &["fix"]);
+    assert_eq!(
+        blocked.status.code(),
+        Some(2),
+        "{}",
+        describe_output(&blocked)
+    );
+    assert!(String::from_utf8_lossy(&blocked.stderr).contains("never overwrites"));
+    assert_eq!(
+        std::fs::read_to_string(&blocker).unwrap(),
+        "# not a revision: in the way\n"
+    );
+}
