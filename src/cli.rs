@@ -98,6 +98,11 @@ pub struct CheckArgs {
     /// Print what was read (settings file, projects, SQL classification) to stderr.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Show only what the change introduces: findings with a label in a file changed since
+    /// the merge base with REF (committed, uncommitted or untracked), using `git`.
+    #[arg(long, value_name = "REF")]
+    pub diff_base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -320,7 +325,23 @@ fn check(
     o.rules.include_downgrade = args.include_downgrade;
     o.rules.provisioned_extensions = args.provisioned_extension.clone();
     o.rules.postgresql_version = args.postgresql_version;
-    let result = lint(&o)?;
+    let cwd_for_diff = o.discover.cwd.clone();
+    let mut result = lint(&o)?;
+    if let Some(base) = &args.diff_base {
+        let changed =
+            crate::diffbase::changed_since(&cwd_for_diff, base).map_err(Failure::Usage)?;
+        let db = &result.discovered.db;
+        result.diagnostics.retain(|d| {
+            let touched = d.labels.iter().any(|l| {
+                let p = &db.get(l.span.file).path;
+                changed.files.contains(p)
+                    || std::fs::canonicalize(p).is_ok_and(|c| changed.files.contains(&c))
+            });
+            touched
+                || (changed.python_removed
+                    && d.rule.meta().category == crate::rules::Category::Graph)
+        });
+    }
     if args.verbose {
         verbose(&result);
     }

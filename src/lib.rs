@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod diffbase;
 pub mod discover;
 pub mod docs;
 pub mod fix;

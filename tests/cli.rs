@@ -569,3 +569,108 @@ fn junit_format_has_a_failing_case_per_finding() {
     );
     assert!(stdout(&clean).contains("<testcase name=\"no findings\"/>"));
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn diff_base_shows_what_the_change_introduces() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let rev = |id: &str, down: &str, body: &str| {
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = '{id}'\ndown_revision = {down}\n\ndef upgrade():\n    {body}\n")
+    };
+    std::fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
+    std::fs::write(d.join("migrations/env.py"), "").unwrap();
+    let v = d.join("migrations/versions");
+    // On main: a chain whose first revision has a finding of its own (legacy).
+    std::fs::write(
+        v.join("aaaa00000001_a.py"),
+        rev(
+            "aaaa00000001",
+            "None",
+            "op.create_table('legacy', sa.Column('id', sa.Integer()))",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        v.join("bbbb00000002_b.py"),
+        rev("bbbb00000002", "'aaaa00000001'", "pass"),
+    )
+    .unwrap();
+    git(d, &["init", "-q"]);
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    git(d, &["checkout", "-q", "-b", "feature"]);
+    // The pull request adds a second head.
+    std::fs::write(
+        v.join("cccc00000003_c.py"),
+        rev("cccc00000003", "'aaaa00000001'", "pass"),
+    )
+    .unwrap();
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "second head"]);
+
+    let full = stdout(&revlint(d, &["check", "--format", "concise"]));
+    assert!(
+        full.contains("non-idempotent-ddl") && full.contains("multiple-heads"),
+        "{full}"
+    );
+    let o = revlint(d, &["check", "--format", "concise", "--diff-base", "main"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let diff = stdout(&o);
+    assert!(
+        diff.contains("multiple-heads"),
+        "the new head is the change's: {diff}"
+    );
+    assert!(
+        !diff.contains("non-idempotent-ddl"),
+        "legacy findings stay out: {diff}"
+    );
+
+    let o = revlint(d, &["check", "--diff-base", "no-such-branch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no such branch, tag or commit"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A shallow clone without the base: the error says how to fetch it.
+    let shallow = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", d.display());
+    let o = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", "--branch", "feature", &url])
+        .arg(shallow.path().join("r"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = shallow.path().join("r");
+    git(&r, &["fetch", "-q", "--depth", "1", "origin", "main:main"]);
+    let o = revlint(&r, &["check", "--diff-base", "main"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("fetch-depth: 0"), "{}", stderr(&o));
+}
