@@ -117,7 +117,19 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
                 .map_err(|e| UsageError(format!("{} `ignore`: {e}", l.path.display())))?;
             select.retain(|r| *r != rule);
         }
+        for (id, level) in f.rules.iter().flatten() {
+            let rule: RuleId = id
+                .parse()
+                .map_err(|e| UsageError(format!("{} `rules`: {e}", l.path.display())))?;
+            if *level == config::Level::Off {
+                select.retain(|r| *r != rule);
+            }
+        }
     }
+    let overrides = match &loaded {
+        Some(l) => config::PathRules::new(l)?,
+        None => config::PathRules::default(),
+    };
     // Judging whether a suppression is used needs the findings of the rules it names: with
     // `unused-ignore` selected every rule runs, and only the selected ones are reported.
     let run_set: Vec<RuleId> = if select.contains(&RuleId::UnusedIgnore) {
@@ -155,6 +167,18 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         .unwrap_or(false);
     crate::suppress::apply(&discovered.db, &mut diagnostics, &run_set, require_reason);
     diagnostics.retain(|d| select.contains(&d.rule));
+    if let Some(l) = &loaded {
+        // Levels from the settings, then per-path overrides.
+        for d in &mut diagnostics {
+            if let Some(level) = l.level(d.rule) {
+                d.severity = level;
+            }
+        }
+        diagnostics.retain(|d| {
+            d.main_span()
+                .is_none_or(|s| !overrides.ignores(&discovered.db.get(s.file).path, d.rule))
+        });
+    }
     if !options.discover.paths.is_empty() {
         let selected = &discovered.selected;
         diagnostics.retain(|d| {

@@ -49,6 +49,8 @@ pub enum Command {
     /// Write the merge revision of each project with several heads, as `alembic merge` does
     /// (never overwrites a file).
     Fix(FixArgs),
+    /// Print the resolved settings and where each comes from.
+    Config(ConfigArgs),
     /// List the rules.
     Rules(RulesArgs),
     /// Explain a rule: what it does, why, an example, and the fix.
@@ -119,6 +121,12 @@ pub struct HeadsArgs {
     /// Exit 0 even when there is more than one head.
     #[arg(long)]
     pub allow_multiple: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Where to look for the settings file from (default: the working directory).
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +217,7 @@ pub fn run(cli: Cli) -> u8 {
         Some(Command::Graph(args)) => graph(cwd, cli.config, args),
         Some(Command::Heads(args)) => heads(cwd, cli.config, args),
         Some(Command::Fix(args)) => fix(cwd, cli.config, args),
+        Some(Command::Config(args)) => show_config(cwd, args),
         Some(Command::Rules(args)) => rules(args),
         Some(Command::Explain { rule }) => explain(&rule),
     };
@@ -487,6 +496,93 @@ fn heads(cwd: PathBuf, config: Option<PathBuf>, args: HeadsArgs) -> Result<u8, F
         eprintln!("revlint: no Alembic project found");
     }
     Ok(code)
+}
+
+fn show_config(cwd: PathBuf, args: ConfigArgs) -> Result<u8, Failure> {
+    let start = args
+        .path
+        .map(|p| crate::discover::absolute(&cwd, &p))
+        .unwrap_or_else(|| cwd.clone());
+    let loaded = crate::config::find(&start)?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let (src, f) = match &loaded {
+        Some(l) => (crate::discover::display(&cwd, &l.path), l.options.clone()),
+        None => ("default".to_string(), crate::config::FileOptions::default()),
+    };
+    match &loaded {
+        Some(_) => writeln!(out, "# settings file: {src}")?,
+        None => writeln!(
+            out,
+            "# no settings file (revlint.toml or [tool.revlint] in pyproject.toml) from here up to the repository root: defaults"
+        )?,
+    }
+    let from = |set: bool| if set { src.as_str() } else { "default" };
+    let list = |v: &Option<Vec<String>>| {
+        format!(
+            "[{}]",
+            v.iter()
+                .flatten()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    writeln!(
+        out,
+        "provisioned-extensions = {}  # {}",
+        list(&f.provisioned_extensions),
+        from(f.provisioned_extensions.is_some())
+    )?;
+    match f.postgresql_version {
+        Some(v) => writeln!(out, "postgresql-version = {v}  # {src}")?,
+        None => writeln!(
+            out,
+            "# postgresql-version: not set (gen_random_uuid() counts as core)"
+        )?,
+    }
+    for (key, v) in [
+        ("include-downgrade", f.include_downgrade),
+        ("allow-multiple-heads", f.allow_multiple_heads),
+        ("require-ignore-reason", f.require_ignore_reason),
+    ] {
+        writeln!(
+            out,
+            "{key} = {}  # {}",
+            v.unwrap_or(false),
+            from(v.is_some())
+        )?;
+    }
+    writeln!(
+        out,
+        "ignore = {}  # {}",
+        list(&f.ignore),
+        from(f.ignore.is_some())
+    )?;
+    for o in f.per_path.iter().flatten() {
+        writeln!(
+            out,
+            "[[per-path]] paths = {:?}, ignore = {:?}  # {src}",
+            o.paths, o.ignore
+        )?;
+    }
+    writeln!(out, "\n# rule levels")?;
+    for r in RuleId::all() {
+        let set = f
+            .rules
+            .as_ref()
+            .and_then(|m| m.get(r.as_str()))
+            .map(|l| l.as_str());
+        let ignored = f.ignore.iter().flatten().any(|i| i == r.as_str());
+        let (level, origin) = match (set, ignored) {
+            (_, true) => ("off", format!("{src} (ignore)")),
+            (Some(l), _) => (l, src.clone()),
+            (None, _) => (r.meta().default_severity.as_str(), "default".to_string()),
+        };
+        writeln!(out, "{:<34} {:<8} # {origin}", r.as_str(), level)?;
+    }
+    out.flush()?;
+    Ok(EXIT_OK)
 }
 
 fn fix(cwd: PathBuf, config: Option<PathBuf>, args: FixArgs) -> Result<u8, Failure> {

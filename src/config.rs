@@ -24,6 +24,39 @@ pub struct FileOptions {
     pub ignore: Option<Vec<String>>,
     /// Inline suppressions count only with a ` -- reason`.
     pub require_ignore_reason: Option<bool>,
+    /// Severity per rule id: `error`, `warning`, `info`, or `off`.
+    pub rules: Option<std::collections::BTreeMap<String, Level>>,
+    /// Rules not reported for files matching globs (relative to the settings file's folder).
+    pub per_path: Option<Vec<PathOverride>>,
+}
+
+/// A rule's level in the settings.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Info => "info",
+            Level::Off => "off",
+        }
+    }
+}
+
+/// `[[per-path]]`: `paths = ["tests/**"]`, `ignore = ["rule-id"]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PathOverride {
+    pub paths: Vec<String>,
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,4 +140,71 @@ fn read(path: &Path, pyproject: bool) -> Result<Loaded, UsageError> {
         path: path.to_path_buf(),
         options,
     })
+}
+
+impl Loaded {
+    /// The severity the settings give a rule, if any (`off` rules are not run at all).
+    pub fn level(&self, rule: crate::rules::RuleId) -> Option<crate::diagnostic::Severity> {
+        use crate::diagnostic::Severity;
+        let levels = self.options.rules.as_ref()?;
+        levels
+            .iter()
+            .find(|(id, _)| id.as_str() == rule.as_str())
+            .and_then(|(_, l)| match l {
+                Level::Error => Some(Severity::Error),
+                Level::Warning => Some(Severity::Warning),
+                Level::Info => Some(Severity::Info),
+                Level::Off => None,
+            })
+    }
+}
+
+/// Compiled `[[per-path]]` overrides.
+#[derive(Debug, Default)]
+pub struct PathRules {
+    base: PathBuf,
+    entries: Vec<(globset::GlobSet, Vec<crate::rules::RuleId>)>,
+}
+
+impl PathRules {
+    pub fn new(l: &Loaded) -> Result<PathRules, UsageError> {
+        let base = l.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut entries = Vec::new();
+        for (i, o) in l.options.per_path.iter().flatten().enumerate() {
+            let mut b = globset::GlobSetBuilder::new();
+            for p in &o.paths {
+                let g = globset::Glob::new(p).map_err(|e| {
+                    UsageError(format!(
+                        "{} `per-path` entry {}: bad glob `{p}`: {e}",
+                        l.path.display(),
+                        i + 1
+                    ))
+                })?;
+                b.add(g);
+            }
+            let set = b
+                .build()
+                .map_err(|e| UsageError(format!("{} `per-path`: {e}", l.path.display())))?;
+            let mut rules = Vec::new();
+            for id in &o.ignore {
+                rules.push(id.parse().map_err(|e| {
+                    UsageError(format!(
+                        "{} `per-path` entry {}: {e}",
+                        l.path.display(),
+                        i + 1
+                    ))
+                })?);
+            }
+            entries.push((set, rules));
+        }
+        Ok(PathRules { base, entries })
+    }
+
+    /// Whether `rule` is ignored for `path`.
+    pub fn ignores(&self, path: &Path, rule: crate::rules::RuleId) -> bool {
+        let rel = path.strip_prefix(&self.base).unwrap_or(path);
+        self.entries
+            .iter()
+            .any(|(set, rules)| rules.contains(&rule) && set.is_match(rel))
+    }
 }

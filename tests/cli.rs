@@ -674,3 +674,68 @@ fn diff_base_shows_what_the_change_introduces() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stderr(&o).contains("fetch-depth: 0"), "{}", stderr(&o));
 }
+
+#[test]
+fn rule_levels_per_path_overrides_and_config_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_tree(
+        &common::root().join("fixtures/projects/incident-001-postgis"),
+        d,
+    );
+    std::fs::write(
+        d.join("revlint.toml"),
+        "provisioned-extensions = [\"postgis\"]\n\n[rules]\nservice-update-config-missing = \"off\"\ndeploy-without-concurrency = \"warning\"\n\n[[per-path]]\npaths = [\"run_db_migrations.py\"]\nignore = [\"hard-coded-upgrade-target\"]\n",
+    )
+    .unwrap();
+    let out = stdout(&revlint(d, &["check", "--format", "concise"]));
+    assert!(
+        out.contains("warning[deploy-without-concurrency]"),
+        "level from the settings: {out}"
+    );
+    assert!(!out.contains("service-update-config-missing"), "off: {out}");
+    assert!(
+        !out.contains("hard-coded-upgrade-target"),
+        "per-path: {out}"
+    );
+    assert!(
+        out.contains("`postgis_topology`") && !out.contains("`postgis` is"),
+        "{out}"
+    );
+
+    let cfg = stdout(&revlint(d, &["config"]));
+    assert!(cfg.starts_with("# settings file: revlint.toml\n"), "{cfg}");
+    assert!(
+        cfg.contains("deploy-without-concurrency         warning  # revlint.toml"),
+        "{cfg}"
+    );
+    assert!(
+        cfg.contains("multiple-heads                     error    # default"),
+        "{cfg}"
+    );
+
+    std::fs::write(d.join("revlint.toml"), "[rules]\nno-such-rule = \"off\"\n").unwrap();
+    let o = revlint(d, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown rule `no-such-rule`"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        d.join("revlint.toml"),
+        "[rules]\nmultiple-heads = \"loud\"\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("revlint.toml:2:18"), "{}", stderr(&o));
+    std::fs::write(
+        d.join("revlint.toml"),
+        "[[per-path]]\npaths = [\"a[\"]\nignore = []\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad glob `a[`"), "{}", stderr(&o));
+}
