@@ -175,8 +175,8 @@ pub fn apply(
     }
     // A file can be in the database twice (read as a script and as a deploy file): judge
     // each comment once, by its position.
-    let mut seen: BTreeSet<(String, u32)> = BTreeSet::new();
-    by_file.retain(|(id, _)| seen.insert((db.get(*id).display.clone(), 0)));
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    by_file.retain(|(id, _)| seen.insert(db.get(*id).display.as_str()));
     diagnostics.retain(|d| {
         let Some(span) = d.main_span() else {
             return true;

@@ -37,11 +37,8 @@ pub struct Run {
     /// `upgrade … || <this>`: runs only when a migration failed.
     pub after_failed_migrate: bool,
     pub env: Vec<(String, String)>,
-    /// Runs through `docker compose run`, `docker exec`, `kubectl exec`, … (a one-shot).
-    pub one_shot_wrapper: bool,
     /// Runs on another machine (`ssh host '…'`, `fly ssh console -C`).
     pub over_ssh: bool,
-    pub in_python: bool,
 }
 
 impl Run {
@@ -51,15 +48,6 @@ impl Run {
 
     pub fn serves(&self) -> bool {
         matches!(self.kind, CommandKind::Serve { .. })
-    }
-
-    pub fn deploys(&self) -> bool {
-        matches!(self.kind, CommandKind::Deploy(_))
-    }
-
-    /// The span a finding about this run points at: the command itself.
-    pub fn at(&self) -> Span {
-        self.span
     }
 
     /// Inside an explicit "the database is empty" branch (the redash bootstrap shape).
@@ -211,10 +199,6 @@ pub struct DeployModel {
 }
 
 impl DeployModel {
-    pub fn surface_of(&self, kind: &SurfaceKind) -> Option<&Surface> {
-        self.surfaces.iter().find(|s| &s.kind == kind)
-    }
-
     pub fn service_surface(&self, compose: usize, service: usize) -> Option<&Surface> {
         self.by_service
             .get(&(compose, service))
@@ -416,7 +400,7 @@ pub fn build(
             continue;
         };
         let list = CommandList::from_shell(&text);
-        let runs: Vec<Run> = list.commands.iter().map(|c| run_of(c, id, &text)).collect();
+        let runs: Vec<Run> = list.commands.iter().map(|c| run_of(c, id)).collect();
         stack_scripts.push(Surface {
             kind: SurfaceKind::PlatformStart,
             span: Span::file_start(id),
@@ -563,11 +547,6 @@ fn load_yaml(
     loaded.documents
 }
 
-/// A migration target as Alembic reads it.
-pub fn target_of(s: &str) -> Target {
-    command::Target::parse(s)
-}
-
 impl Builder<'_> {
     fn python(&mut self, p: &Path) -> Option<(FileId, PyFacts)> {
         if let Some(v) = self.py.get(p) {
@@ -657,9 +636,10 @@ impl Builder<'_> {
     fn expand(&mut self, list: &CommandList, file: FileId, base: &Path, via: &[Span]) -> Vec<Run> {
         let mut out = Vec::new();
         let text = self.db.get(file).text.clone();
+        let vars = script_assignments(&text);
         let mut last_migrate_end: Option<u32> = None;
         for (i, c) in list.commands.iter().enumerate() {
-            let mut run = run_of(c, file, &text);
+            let mut run = run_of(c, file);
             // A later command at the same level runs after this one whatever its status.
             let followed = list.commands[i + 1..].iter().any(|n| {
                 n.in_function == c.in_function && !n.subshell_or_substitution && !n.background
@@ -679,7 +659,6 @@ impl Builder<'_> {
             if run.migrates() {
                 last_migrate_end = Some(c.end);
             }
-            let vars = script_assignments(&text);
             let concrete = |p: &str| {
                 // `. "$PRE_START_PATH"` with `PRE_START_PATH=${PRE_START_PATH:-/app/prestart.sh}`.
                 let once = expand_vars(p, &vars)?;
@@ -725,7 +704,7 @@ impl Builder<'_> {
                             let handed = CommandList::from_exec(&rest);
                             for h in &handed.commands {
                                 if !matches!(h.kind, CommandKind::Other) {
-                                    out.push(run_of(h, file, &text));
+                                    out.push(run_of(h, file));
                                 }
                             }
                         }
@@ -900,7 +879,7 @@ impl Builder<'_> {
     }
 }
 
-fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
+fn run_of(c: &command::Command, file: FileId) -> Run {
     let target_text = match &c.kind {
         CommandKind::Migrate { target, .. }
         | CommandKind::Stamp { target }
@@ -914,7 +893,6 @@ fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
             .find(|w| w.text == t)
             .map(|w| Span::new(file, w.start as usize, w.end as usize))
     });
-    let _ = text;
     Run {
         kind: c.kind.clone(),
         span: Span::new(file, c.start as usize, c.end as usize),
@@ -935,16 +913,6 @@ fn run_of(c: &command::Command, file: FileId, text: &str) -> Run {
             .collect(),
         after_failed_migrate: false,
         env: c.env.clone(),
-        one_shot_wrapper: c.wrappers.iter().any(|w| {
-            w.contains("compose run")
-                || w.contains("docker exec")
-                || w.contains("docker run")
-                || w.contains("kubectl exec")
-                || w.contains("heroku run")
-                || w.contains("railway run")
-                || w.contains("compose exec")
-        }),
-        in_python: false,
         over_ssh: c.wrappers.iter().any(|w| w.contains("ssh")),
     }
 }
@@ -956,7 +924,7 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
         let sp = Span::new(id, e.start, e.end);
         let lit = |t: &pyapp::Target| match t {
             pyapp::Target::Literal { value, start, end } => {
-                (target_of(value), Some(Span::new(id, *start, *end)))
+                (Target::parse(value), Some(Span::new(id, *start, *end)))
             }
             pyapp::Target::Default => (Target::Head, None),
             pyapp::Target::Unknown { start, end } => (
@@ -1006,11 +974,10 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
                     }
                 };
                 for c in std::mem::take(&mut list.commands) {
-                    let mut r = run_of(&c, id, text);
+                    let mut r = run_of(&c, id);
                     if r.span.start == r.span.end {
                         r.span = sp;
                     }
-                    r.in_python = true;
                     r.guards = e
                         .guards
                         .iter()
@@ -1037,8 +1004,6 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
                 .collect(),
             after_failed_migrate: false,
             env: Vec::new(),
-            one_shot_wrapper: false,
-            in_python: true,
             over_ssh: false,
         });
     }

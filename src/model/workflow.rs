@@ -326,15 +326,13 @@ fn eval_atom(s: &str, event: &str) -> Option<bool> {
     for (op, eq) in [("==", true), ("!=", false)] {
         if let Some((l, r)) = s.split_once(op) {
             let (l, r) = (l.trim(), r.trim());
-            let (name, lit) = if l == "github.event_name" {
-                (l, unquote(r))
+            let lit = if l == "github.event_name" {
+                unquote(r)
             } else if r == "github.event_name" {
-                (r, unquote(l))
+                unquote(l)
             } else {
                 return None;
-            };
-            let _ = name;
-            let lit = lit?;
+            }?;
             return Some((lit == event) == eq);
         }
     }
