@@ -372,25 +372,11 @@ fn verbose_reports_sql_classification_and_pin() {
     assert!(help.contains("needs Alembic 1.13.3"), "{help}");
 }
 
-/// Copy a fixture tree into a temporary folder (so a test can add a settings file).
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn deploy_findings_in_every_format_and_ignored_by_settings() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_tree(
+    common::copy_tree(
         &common::root().join("fixtures/projects/incident-000-swarm-heads"),
         d,
     );
@@ -440,7 +426,7 @@ fn a_single_deploy_file_path_is_linted_with_its_repository() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join(".git")).unwrap();
-    copy_tree(
+    common::copy_tree(
         &common::root().join("fixtures/projects/incident-000-swarm-heads"),
         d,
     );
@@ -679,7 +665,7 @@ fn diff_base_shows_what_the_change_introduces() {
 fn rule_levels_per_path_overrides_and_config_command() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_tree(
+    common::copy_tree(
         &common::root().join("fixtures/projects/incident-001-postgis"),
         d,
     );

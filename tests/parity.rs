@@ -24,6 +24,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+mod common;
+
 const ALEMBIC_VERSION: &str = "1.20.1";
 const DEFAULT_CASES: usize = 600;
 /// Mismatches described in full in the failure message; the rest by seed.
@@ -525,19 +527,6 @@ fn revlint_agrees_with_alembic() {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn revlint_in(dir: &Path, args: &[&str]) -> Output {
     run(Command::new(env!("CARGO_BIN_EXE_revlint"))
         .current_dir(dir)
@@ -554,7 +543,7 @@ fn fix_writes_a_merge_revision_alembic_accepts() {
     let python = parity_python();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_tree(&crate_root().join("fixtures/projects/multiple-heads"), d);
+    common::copy_tree(&crate_root().join("fixtures/projects/multiple-heads"), d);
     let mako = std::fs::read_to_string(
         crate_root().join("fixtures/projects/incident-001-postgis/migrations/script.py.mako"),
     )
@@ -622,7 +611,7 @@ fn fix_writes_a_merge_revision_alembic_accepts() {
 
     // Never overwrite: a file where the merge revision would go stops `fix`.
     let other = tempfile::tempdir().unwrap();
-    copy_tree(
+    common::copy_tree(
         &crate_root().join("fixtures/projects/multiple-heads"),
         other.path(),
     );

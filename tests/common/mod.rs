@@ -72,3 +72,17 @@ pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// Copy a fixture tree into a temporary folder (so a test can change it).
+pub fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
