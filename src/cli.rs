@@ -158,6 +158,9 @@ pub enum Format {
     Sarif,
     /// JUnit XML: one failing test case per finding.
     Junit,
+    /// Markdown for a GitHub job summary or a pull-request comment: a findings table and,
+    /// when a revision graph has a problem, the graph in Mermaid and as text.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
@@ -382,6 +385,7 @@ fn check(
         Format::Junit => {
             report::junit::write(&mut out, &result.discovered.db, &result.diagnostics)?
         }
+        Format::Markdown => report::markdown::write(&mut out, &result)?,
     }
     out.flush()?;
     if args.format == Format::Human {

@@ -7,6 +7,7 @@ pub mod graph;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod sarif;
 
 use crate::diagnostic::Label;
@@ -18,8 +19,18 @@ pub(crate) fn position(db: &FileDb, label: &Label) -> (LineCol, LineCol) {
     (f.line_col(label.span.start), f.line_col(label.span.end))
 }
 
-/// "2 errors, 1 warning in 412 files (38 ms)".
+/// "2 errors, 1 warning in 412 files (1 project, 38 ms)".
 pub fn summary_line(result: &crate::LintResult) -> String {
+    format!(
+        "{}, {} ms)",
+        counts_line(result).trim_end_matches(')'),
+        result.elapsed.as_millis()
+    )
+}
+
+/// "2 errors, 1 warning in 412 files (1 project)": the summary without the time, the same
+/// for the same tree.
+pub fn counts_line(result: &crate::LintResult) -> String {
     use crate::diagnostic::Severity::*;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut parts = Vec::new();
@@ -35,10 +46,9 @@ pub fn summary_line(result: &crate::LintResult) -> String {
     }
     let projects = result.discovered.projects.len();
     format!(
-        "{} in {} ({}, {} ms)",
+        "{} in {} ({})",
         parts.join(", "),
         plural(result.discovered.db.len(), "file"),
         plural(projects, "project"),
-        result.elapsed.as_millis()
     )
 }
