@@ -169,6 +169,8 @@ pub enum FailOn {
     Error,
     Warning,
     Info,
+    /// Report findings but always exit 0 (usage errors still exit 2).
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -392,11 +394,12 @@ fn check(
         summarize(&result);
     }
     let fail_on = match args.fail_on {
-        FailOn::Error => Severity::Error,
-        FailOn::Warning => Severity::Warning,
-        FailOn::Info => Severity::Info,
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
     };
-    let code = if result.fails(fail_on) {
+    let code = if fail_on.is_some_and(|f| result.fails(f)) {
         EXIT_FINDINGS
     } else {
         EXIT_OK

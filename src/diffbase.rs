@@ -38,10 +38,25 @@ pub fn changed_since(cwd: &Path, base: &str) -> Result<Changed, String> {
         Err(e) => {
             let shallow = git(&top, &["rev-parse", "--is-shallow-repository"])
                 .is_ok_and(|s| s.trim() == "true");
-            let known = git(&top, &["rev-parse", "--verify", "--quiet", base]).is_ok();
+            // `^{commit}`: a full hex id verifies without the object otherwise.
+            let known = git(
+                &top,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{base}^{{commit}}"),
+                ],
+            )
+            .is_ok();
+            let is_id = base.len() >= 7 && base.chars().all(|c| c.is_ascii_hexdigit());
             return Err(if shallow {
                 format!(
                     "--diff-base {base}: this clone is shallow and has no commit in common with `{base}`; fetch the history (in GitHub Actions: `actions/checkout` with `fetch-depth: 0`)"
+                )
+            } else if !known && is_id {
+                format!(
+                    "--diff-base {base}: this clone does not have that commit; fetch the history (in GitHub Actions: `actions/checkout` with `fetch-depth: 0`)"
                 )
             } else if !known {
                 format!(
