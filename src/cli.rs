@@ -49,6 +49,9 @@ pub enum Command {
     /// Write the merge revision of each project with several heads, as `alembic merge` does
     /// (never overwrites a file).
     Fix(FixArgs),
+    /// Record today's findings in a baseline file, or check against one: a repository with
+    /// old findings fails only on new ones.
+    Baseline(BaselineArgs),
     /// Print the resolved settings and where each comes from.
     Config(ConfigArgs),
     /// List the rules.
@@ -57,6 +60,33 @@ pub enum Command {
     Explain {
         /// A rule id, e.g. multiple-heads.
         rule: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineAction {
+    /// Record the findings `check` would report (with the same options) in FILE, which must
+    /// not exist yet.
+    Write {
+        /// The baseline file; paths in it are relative to its directory.
+        #[arg(long, value_name = "FILE", default_value = crate::baseline::DEFAULT_FILE)]
+        file: PathBuf,
+        #[command(flatten)]
+        check: CheckArgs,
+    },
+    /// Run `check` and report only the findings FILE does not record.
+    Check {
+        /// The baseline file.
+        #[arg(long, value_name = "FILE", default_value = crate::baseline::DEFAULT_FILE)]
+        file: PathBuf,
+        #[command(flatten)]
+        check: CheckArgs,
     },
 }
 
@@ -222,6 +252,7 @@ pub fn run(cli: Cli) -> u8 {
         Some(Command::Graph(args)) => graph(cwd, cli.config, args),
         Some(Command::Heads(args)) => heads(cwd, cli.config, args),
         Some(Command::Fix(args)) => fix(cwd, cli.config, args),
+        Some(Command::Baseline(args)) => baseline(cwd, cli.config, args, color),
         Some(Command::Config(args)) => show_config(cwd, args),
         Some(Command::Rules(args)) => rules(args),
         Some(Command::Explain { rule }) => explain(&rule),
@@ -328,7 +359,71 @@ fn check(
     args: CheckArgs,
     color: bool,
 ) -> Result<u8, Failure> {
-    let mut o = options(cwd, config, args.paths);
+    let result = run_check(cwd, config, &args)?;
+    emit(result, &args, color)
+}
+
+fn baseline(
+    cwd: PathBuf,
+    config: Option<PathBuf>,
+    args: BaselineArgs,
+    color: bool,
+) -> Result<u8, Failure> {
+    match args.action {
+        BaselineAction::Write { file, check } => {
+            let file = cwd.join(file);
+            let result = run_check(cwd, config, &check)?;
+            let b = crate::baseline::record(&result.discovered.db, &result.diagnostics, &file);
+            crate::baseline::write(&b, &file).map_err(Failure::Usage)?;
+            let rules: std::collections::BTreeSet<&str> =
+                b.findings.iter().map(|e| e.rule.as_str()).collect();
+            println!(
+                "{}: recorded {} finding{} of {} rule{}",
+                file.display(),
+                result.diagnostics.len(),
+                if result.diagnostics.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                rules.len(),
+                if rules.len() == 1 { "" } else { "s" },
+            );
+            Ok(EXIT_OK)
+        }
+        BaselineAction::Check { file, check: args } => {
+            let file = cwd.join(file);
+            let b = crate::baseline::read(&file).map_err(Failure::Usage)?;
+            let mut result = run_check(cwd, config, &args)?;
+            let applied =
+                crate::baseline::apply(&b, &result.discovered.db, &mut result.diagnostics, &file);
+            eprintln!(
+                "revlint: {} finding{} in the baseline {} left out",
+                applied.matched,
+                if applied.matched == 1 { "" } else { "s" },
+                if applied.matched == 1 { "was" } else { "were" },
+            );
+            if applied.stale > 0 {
+                eprintln!(
+                    "revlint: {} baseline entr{} no longer occur{} (fixed?); delete {} and run `revlint baseline write` to shrink it",
+                    applied.stale,
+                    if applied.stale == 1 { "y" } else { "ies" },
+                    if applied.stale == 1 { "s" } else { "" },
+                    file.display()
+                );
+            }
+            emit(result, &args, color)
+        }
+    }
+}
+
+/// Lint and keep what `--diff-base` asks for.
+fn run_check(
+    cwd: PathBuf,
+    config: Option<PathBuf>,
+    args: &CheckArgs,
+) -> Result<LintResult, Failure> {
+    let mut o = options(cwd, config, args.paths.clone());
     let select = parse_rules(&args.select)?;
     let ignore = parse_rules(&args.ignore)?;
     if !select.is_empty() {
@@ -356,6 +451,11 @@ fn check(
                     && d.rule.meta().category == crate::rules::Category::Graph)
         });
     }
+    Ok(result)
+}
+
+/// Print `result` in the chosen format; the exit code `--fail-on` gives.
+fn emit(result: LintResult, args: &CheckArgs, color: bool) -> Result<u8, Failure> {
     if args.verbose {
         verbose(&result);
     }

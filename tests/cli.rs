@@ -725,3 +725,114 @@ fn rule_levels_per_path_overrides_and_config_command() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad glob `a[`"), "{}", stderr(&o));
 }
+
+#[test]
+fn baseline_hides_recorded_findings_and_survives_line_moves() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_tree(
+        &common::root().join("fixtures/projects/recovery-scripts"),
+        tmp.path(),
+    );
+    let dir = tmp.path();
+    let before = revlint(dir, &["check", "--format", "concise"]);
+    assert_eq!(before.status.code(), Some(1));
+    let n = stdout(&before).lines().count();
+    assert!(n >= 5, "{}", stdout(&before));
+
+    let w = revlint(dir, &["baseline", "write"]);
+    assert_eq!(w.status.code(), Some(0), "{}", stderr(&w));
+    assert!(
+        stdout(&w).contains(&format!("recorded {n} findings")),
+        "{}",
+        stdout(&w)
+    );
+    let file = dir.join("revlint-baseline.json");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    assert_eq!(v["schema_version"], 1);
+
+    // Never overwritten.
+    let again = revlint(dir, &["baseline", "write"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), recorded);
+
+    let c = revlint(dir, &["baseline", "check", "--format", "concise"]);
+    assert_eq!(c.status.code(), Some(0), "{}", stdout(&c));
+    assert_eq!(stdout(&c), "");
+    assert!(stderr(&c).contains(&format!("{n} findings in the baseline were left out")));
+
+    // Lines move: still matched.
+    let victim = dir.join("migrations/versions/reset_and_create_all_tables.py");
+    let text = std::fs::read_to_string(&victim).unwrap();
+    std::fs::write(&victim, format!("# moved\n\n\n{text}")).unwrap();
+    let moved = revlint(dir, &["baseline", "check", "--format", "concise"]);
+    assert_eq!(moved.status.code(), Some(0), "{}", stdout(&moved));
+
+    // A third head changes the recorded multiple-heads finding: reported again, and the
+    // entry it replaces is counted as no longer occurring.
+    std::fs::write(
+        dir.join("migrations/versions/aa11bb22cc33_third_head.py"),
+        "revision = \"aa11bb22cc33\"\ndown_revision = \"d6f48f3131ea\"\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("migrations/versions/dd44ee55ff66_fourth_head.py"),
+        "revision = \"dd44ee55ff66\"\ndown_revision = \"d6f48f3131ea\"\n\n\ndef upgrade():\n    pass\n\n\ndef downgrade():\n    pass\n",
+    )
+    .unwrap();
+    let grown = revlint(dir, &["baseline", "check", "--format", "concise"]);
+    assert_eq!(grown.status.code(), Some(1), "{}", stderr(&grown));
+    let out = stdout(&grown);
+    assert!(out.contains("error[multiple-heads] 3 heads"), "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        stderr(&grown).contains("1 baseline entry no longer occurs"),
+        "{}",
+        stderr(&grown)
+    );
+}
+
+#[test]
+fn baseline_check_needs_a_readable_baseline() {
+    let dir = heads_project();
+    let missing = revlint(
+        &dir,
+        &["baseline", "check", "--file", "/nonexistent/b.json"],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("revlint baseline write"),
+        "{}",
+        stderr(&missing)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("b.json");
+    std::fs::write(
+        &bad,
+        "{\"schema_version\": 1,\n \"findings\": [{\"rule\": 3}]}\n",
+    )
+    .unwrap();
+    let o = revlint(
+        &dir,
+        &["baseline", "check", "--file", bad.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("b.json:2:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a revlint baseline"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(&bad, "{\"schema_version\": 9, \"findings\": []}").unwrap();
+    let o = revlint(
+        &dir,
+        &["baseline", "check", "--file", bad.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("schema version 9"), "{}", stderr(&o));
+}

@@ -79,20 +79,9 @@ fn location(db: &FileDb, l: &Label, with_message: bool) -> Location {
     }
 }
 
-/// FNV-1a, 64 bits: stable across runs, platforms and Rust versions.
-fn fnv(parts: &[&str]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(0)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
-}
-
 /// rule + file + the flagged text with whitespace collapsed: unchanged when lines move.
 pub fn fingerprint(db: &FileDb, d: &Diagnostic) -> String {
+    use crate::baseline::fnv;
     let Some(l) = d.main_span() else {
         return fnv(&[d.rule.as_str(), &d.message]);
     };
