@@ -15,6 +15,10 @@ pub struct LintOptions {
     pub discover: DiscoverOptions,
     /// Rules to run (default: all).
     pub select: Vec<RuleId>,
+    /// `select` came from the command line: the settings' `select` does not apply.
+    pub select_given: bool,
+    /// Rules not to run, from the command line (applied after any `select`).
+    pub ignore: Vec<RuleId>,
     pub rules: RuleOptions,
 }
 
@@ -32,6 +36,8 @@ impl LintOptions {
                 read_deploy: false,
             },
             select: RuleId::all().collect(),
+            select_given: false,
+            ignore: Vec::new(),
             rules: RuleOptions::default(),
         }
     }
@@ -45,6 +51,8 @@ pub struct LintResult {
     pub elapsed: Duration,
     /// The revlint settings file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// `fail-on` from the settings file, when it sets one.
+    pub fail_on: Option<config::FailOn>,
     /// How the SQL strings in revisions and scripts were classified.
     pub sql_stats: SqlStats,
 }
@@ -111,21 +119,27 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
             .provisioned_extensions
             .extend(f.provisioned_extensions.iter().flatten().cloned());
         rule_options.postgresql_version = rule_options.postgresql_version.or(f.postgresql_version);
-        for id in f.ignore.iter().flatten() {
-            let rule: RuleId = id
-                .parse()
-                .map_err(|e| UsageError(format!("{} `ignore`: {e}", l.path.display())))?;
+        // `validate` has checked every id when the file was read.
+        if !options.select_given && f.select.is_some() {
+            select = config::strings(&f.select)
+                .into_iter()
+                .map(str::parse::<RuleId>)
+                .collect::<Result<_, _>>()
+                .map_err(UsageError)?;
+        }
+        for id in config::strings(&f.ignore) {
+            let rule: RuleId = id.parse().map_err(UsageError)?;
             select.retain(|r| *r != rule);
         }
-        for (id, level) in f.rules.iter().flatten() {
-            let rule: RuleId = id
-                .parse()
-                .map_err(|e| UsageError(format!("{} `rules`: {e}", l.path.display())))?;
-            if *level == config::Level::Off {
+        for (id, level) in f.levels() {
+            let rule: RuleId = id.parse().map_err(UsageError)?;
+            if level == config::Level::Off {
                 select.retain(|r| *r != rule);
             }
         }
+        rule_options.migrate_services = config::PathRules::migrate_services(l)?;
     }
+    select.retain(|r| !options.ignore.contains(r));
     let overrides = match &loaded {
         Some(l) => config::PathRules::new(l)?,
         None => config::PathRules::default(),
@@ -204,6 +218,7 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         discovered,
         diagnostics,
         elapsed: started.elapsed(),
+        fail_on: loaded.as_ref().and_then(|l| l.options.fail_on),
         config_file: loaded.map(|l| l.path),
         sql_stats,
     })

@@ -107,9 +107,10 @@ pub struct CheckArgs {
     #[arg(long, value_delimiter = ',', value_name = "RULES")]
     pub ignore: Vec<String>,
 
-    /// Exit 1 when a finding is at or above this severity.
-    #[arg(long, value_enum, default_value_t = FailOn::Error)]
-    pub fail_on: FailOn,
+    /// Exit 1 when a finding is at or above this severity [default: the settings'
+    /// `fail-on`, else error].
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
 
     /// Multiple heads are intentional here: do not report multiple-heads.
     #[arg(long)]
@@ -428,8 +429,9 @@ fn run_check(
     let ignore = parse_rules(&args.ignore)?;
     if !select.is_empty() {
         o.select = select;
+        o.select_given = true;
     }
-    o.select.retain(|r| !ignore.contains(r));
+    o.ignore = ignore;
     o.rules.allow_multiple_heads = args.allow_multiple_heads;
     o.rules.include_downgrade = args.include_downgrade;
     o.rules.provisioned_extensions = args.provisioned_extension.clone();
@@ -494,10 +496,13 @@ fn emit(result: LintResult, args: &CheckArgs, color: bool) -> Result<u8, Failure
         summarize(&result);
     }
     let fail_on = match args.fail_on {
-        FailOn::Error => Some(Severity::Error),
-        FailOn::Warning => Some(Severity::Warning),
-        FailOn::Info => Some(Severity::Info),
-        FailOn::Never => None,
+        Some(FailOn::Error) => Some(Severity::Error),
+        Some(FailOn::Warning) => Some(Severity::Warning),
+        Some(FailOn::Info) => Some(Severity::Info),
+        Some(FailOn::Never) => None,
+        None => result
+            .fail_on
+            .map_or(Some(Severity::Error), crate::config::FailOn::threshold),
     };
     let code = if fail_on.is_some_and(|f| result.fails(f)) {
         EXIT_FINDINGS
@@ -625,20 +630,26 @@ fn show_config(cwd: PathBuf, args: ConfigArgs) -> Result<u8, Failure> {
         )?,
     }
     let from = |set: bool| if set { src.as_str() } else { "default" };
-    let list = |v: &Option<Vec<String>>| {
+    let list = |v: Vec<&str>| {
         format!(
             "[{}]",
             v.iter()
-                .flatten()
                 .map(|s| format!("{s:?}"))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
     };
+    let spanned = |v: &Option<Vec<toml::Spanned<String>>>| list(crate::config::strings(v));
     writeln!(
         out,
         "provisioned-extensions = {}  # {}",
-        list(&f.provisioned_extensions),
+        list(
+            f.provisioned_extensions
+                .iter()
+                .flatten()
+                .map(String::as_str)
+                .collect()
+        ),
         from(f.provisioned_extensions.is_some())
     )?;
     match f.postgresql_version {
@@ -660,27 +671,46 @@ fn show_config(cwd: PathBuf, args: ConfigArgs) -> Result<u8, Failure> {
             from(v.is_some())
         )?;
     }
+    match &f.select {
+        Some(_) => writeln!(out, "select = {}  # {src}", spanned(&f.select))?,
+        None => writeln!(out, "# select: not set (every rule runs)")?,
+    }
     writeln!(
         out,
         "ignore = {}  # {}",
-        list(&f.ignore),
+        spanned(&f.ignore),
         from(f.ignore.is_some())
     )?;
+    writeln!(
+        out,
+        "fail-on = {:?}  # {}",
+        f.fail_on.map_or("error", |v| v.as_str()),
+        from(f.fail_on.is_some())
+    )?;
+    writeln!(
+        out,
+        "migrate-services = {}  # {}",
+        spanned(&f.migrate_services),
+        from(f.migrate_services.is_some())
+    )?;
     for o in f.per_path.iter().flatten() {
+        let strs =
+            |v: &[toml::Spanned<String>]| list(v.iter().map(|s| s.get_ref().as_str()).collect());
         writeln!(
             out,
-            "[[per-path]] paths = {:?}, ignore = {:?}  # {src}",
-            o.paths, o.ignore
+            "[[per-path]] paths = {}, ignore = {}  # {src}",
+            strs(&o.paths),
+            strs(&o.ignore)
         )?;
     }
     writeln!(out, "\n# rule levels")?;
     for r in RuleId::all() {
         let set = f
-            .rules
-            .as_ref()
-            .and_then(|m| m.get(r.as_str()))
-            .map(|l| l.as_str());
-        let ignored = f.ignore.iter().flatten().any(|i| i == r.as_str());
+            .levels()
+            .find(|(id, _)| *id == r.as_str())
+            .map(|(_, l)| l.as_str());
+        let ignored = crate::config::strings(&f.ignore).contains(&r.as_str())
+            || f.select.is_some() && !crate::config::strings(&f.select).contains(&r.as_str());
         let (level, origin) = match (set, ignored) {
             (_, true) => ("off", format!("{src} (ignore)")),
             (Some(l), _) => (l, src.clone()),

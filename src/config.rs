@@ -1,14 +1,19 @@
 //! revlint's own settings: `revlint.toml`, or `[tool.revlint]` in `pyproject.toml`, the
-//! nearest one from the linted path up to the repository root. Unknown keys and wrong types
-//! are errors that name the file, line and column.
+//! nearest one from the linted path up to the repository root. Unknown keys, wrong types,
+//! unknown rule ids and bad globs are errors that name the file, line and column and show
+//! the offending TOML.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::discover::{self, UsageError};
+use crate::rules::RuleId;
 
-/// The on-disk schema. Keys are kebab-case.
+/// The on-disk schema. Keys are kebab-case. Rule ids and globs keep their place in the file
+/// so that a bad one can be shown.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileOptions {
@@ -20,14 +25,68 @@ pub struct FileOptions {
     pub include_downgrade: Option<bool>,
     /// Multiple heads are intentional in this repository.
     pub allow_multiple_heads: Option<bool>,
+    /// Only these rules run (ids, as `--select` takes them).
+    pub select: Option<Vec<Spanned<String>>>,
     /// Rules not to run (ids, as `--ignore` takes them).
-    pub ignore: Option<Vec<String>>,
+    pub ignore: Option<Vec<Spanned<String>>>,
+    /// The lowest severity that fails the run, as `--fail-on` takes it.
+    pub fail_on: Option<FailOn>,
     /// Inline suppressions count only with a ` -- reason`.
     pub require_ignore_reason: Option<bool>,
     /// Severity per rule id: `error`, `warning`, `info`, or `off`.
-    pub rules: Option<std::collections::BTreeMap<String, Level>>,
+    pub rules: Option<BTreeMap<Spanned<String>, Level>>,
     /// Rules not reported for files matching globs (relative to the settings file's folder).
     pub per_path: Option<Vec<PathOverride>>,
+    /// Compose service names (globs) that are migrate services even when revlint cannot see
+    /// their command (it is baked into the image).
+    pub migrate_services: Option<Vec<Spanned<String>>>,
+}
+
+/// Plain strings of a spanned list.
+pub fn strings(v: &Option<Vec<Spanned<String>>>) -> Vec<&str> {
+    v.iter().flatten().map(|s| s.get_ref().as_str()).collect()
+}
+
+impl FileOptions {
+    /// Rule ids and their levels, as written.
+    pub fn levels(&self) -> impl Iterator<Item = (&str, Level)> {
+        self.rules
+            .iter()
+            .flatten()
+            .map(|(k, l)| (k.get_ref().as_str(), *l))
+    }
+}
+
+/// `fail-on` in the settings.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailOn::Error => "error",
+            FailOn::Warning => "warning",
+            FailOn::Info => "info",
+            FailOn::Never => "never",
+        }
+    }
+
+    /// The lowest severity that fails, or `None` for never.
+    pub fn threshold(self) -> Option<crate::diagnostic::Severity> {
+        use crate::diagnostic::Severity;
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
 }
 
 /// A rule's level in the settings.
@@ -55,8 +114,8 @@ impl Level {
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PathOverride {
-    pub paths: Vec<String>,
-    pub ignore: Vec<String>,
+    pub paths: Vec<Spanned<String>>,
+    pub ignore: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,9 +123,10 @@ struct Pyproject {
     tool: Option<Tool>,
 }
 
+/// Other tools' tables are not ours to judge.
 #[derive(Debug, Deserialize)]
 struct Tool {
-    revlint: Option<toml::Value>,
+    revlint: Option<FileOptions>,
 }
 
 /// A loaded settings file.
@@ -102,54 +162,105 @@ pub fn find(start: &Path) -> Result<Option<Loaded>, UsageError> {
     Ok(None)
 }
 
+/// `path:line:col: message`, then the TOML around `span` with the place marked.
+pub fn snippet_error(
+    path: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: &str,
+) -> UsageError {
+    let Some(span) = span else {
+        return UsageError(format!("{}: {message}", path.display()));
+    };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let col = text[..start].rfind('\n').map_or(start, |p| start - p - 1) + 1;
+    let name = path.display().to_string();
+    let report = miette::Report::new(
+        miette::MietteDiagnostic::new(message.to_string())
+            .with_label(miette::LabeledSpan::at(span, "here")),
+    )
+    .with_source_code(miette::NamedSource::new(name.clone(), text.to_string()));
+    let mut shown = String::new();
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_width(100);
+    if handler.render_report(&mut shown, report.as_ref()).is_err() {
+        shown.clear();
+    }
+    // The message comes first, maybe wrapped; the snippet starts at its frame.
+    let body: Vec<&str> = shown.lines().skip_while(|l| !l.contains('╭')).collect();
+    UsageError(format!(
+        "{name}:{line}:{col}: {message}\n{}",
+        body.join("\n").trim_end()
+    ))
+}
+
 fn read(path: &Path, pyproject: bool) -> Result<Loaded, UsageError> {
     let text = discover::read_text(path)
         .map_err(|why| UsageError(format!("{}: {why}", path.display())))?;
-    let bad = |e: toml::de::Error| {
-        let at = e
-            .span()
-            .map(|s| {
-                let line = text[..s.start].matches('\n').count() + 1;
-                let col = s.start - text[..s.start].rfind('\n').map_or(0, |p| p + 1) + 1;
-                format!(":{line}:{col}")
-            })
-            .unwrap_or_default();
-        UsageError(format!(
-            "{}{at}: {}",
-            path.display(),
-            e.message().trim_end()
-        ))
-    };
+    let bad = |e: toml::de::Error| snippet_error(path, &text, e.span(), e.message().trim_end());
     let options = if pyproject {
-        // Parse the whole document for positions, then the table itself for the schema.
+        // The whole document, so that positions are the file's.
         let doc: Pyproject = toml::from_str(&text).map_err(bad)?;
-        match doc.tool.and_then(|t| t.revlint) {
-            Some(v) => FileOptions::deserialize(v).map_err(|e| {
-                UsageError(format!(
-                    "{} [tool.revlint]: {}",
-                    path.display(),
-                    e.message().trim_end()
-                ))
-            })?,
-            None => FileOptions::default(),
-        }
+        doc.tool.and_then(|t| t.revlint).unwrap_or_default()
     } else {
         toml::from_str(&text).map_err(bad)?
     };
+    validate(&options, path, &text)?;
     Ok(Loaded {
         path: path.to_path_buf(),
         options,
     })
 }
 
+/// Rule ids must name rules, globs must compile.
+fn validate(f: &FileOptions, path: &Path, text: &str) -> Result<(), UsageError> {
+    let rule = |id: &Spanned<String>, key: &str| -> Result<RuleId, UsageError> {
+        id.get_ref()
+            .parse::<RuleId>()
+            .map_err(|e| snippet_error(path, text, Some(id.span()), &format!("`{key}`: {e}")))
+    };
+    let glob = |g: &Spanned<String>, key: &str| -> Result<globset::Glob, UsageError> {
+        globset::Glob::new(g.get_ref()).map_err(|e| {
+            snippet_error(
+                path,
+                text,
+                Some(g.span()),
+                &format!("`{key}`: bad glob `{}`: {}", g.get_ref(), e.kind()),
+            )
+        })
+    };
+    for id in f.select.iter().flatten() {
+        rule(id, "select")?;
+    }
+    for id in f.ignore.iter().flatten() {
+        rule(id, "ignore")?;
+    }
+    for id in f.rules.iter().flatten().map(|(k, _)| k) {
+        rule(id, "rules")?;
+    }
+    for o in f.per_path.iter().flatten() {
+        for p in &o.paths {
+            glob(p, "per-path.paths")?;
+        }
+        for id in &o.ignore {
+            rule(id, "per-path.ignore")?;
+        }
+    }
+    for p in f.migrate_services.iter().flatten() {
+        glob(p, "migrate-services")?;
+    }
+    Ok(())
+}
+
 impl Loaded {
     /// The severity the settings give a rule, if any (`off` rules are not run at all).
     pub fn level(&self, rule: crate::rules::RuleId) -> Option<crate::diagnostic::Severity> {
         use crate::diagnostic::Severity;
-        let levels = self.options.rules.as_ref()?;
-        levels
-            .iter()
-            .find(|(id, _)| id.as_str() == rule.as_str())
+        self.options
+            .levels()
+            .find(|(id, _)| *id == rule.as_str())
             .and_then(|(_, l)| match l {
                 Level::Error => Some(Severity::Error),
                 Level::Warning => Some(Severity::Warning),
@@ -167,37 +278,44 @@ pub struct PathRules {
 }
 
 impl PathRules {
+    /// Compiled from settings `validate` has accepted.
     pub fn new(l: &Loaded) -> Result<PathRules, UsageError> {
         let base = l.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut entries = Vec::new();
-        for (i, o) in l.options.per_path.iter().flatten().enumerate() {
+        for o in l.options.per_path.iter().flatten() {
             let mut b = globset::GlobSetBuilder::new();
             for p in &o.paths {
-                let g = globset::Glob::new(p).map_err(|e| {
-                    UsageError(format!(
-                        "{} `per-path` entry {}: bad glob `{p}`: {e}",
-                        l.path.display(),
-                        i + 1
-                    ))
-                })?;
-                b.add(g);
+                b.add(globset::Glob::new(p.get_ref()).map_err(|e| {
+                    UsageError(format!("{}: `per-path.paths`: {e}", l.path.display()))
+                })?);
             }
             let set = b
                 .build()
-                .map_err(|e| UsageError(format!("{} `per-path`: {e}", l.path.display())))?;
-            let mut rules = Vec::new();
-            for id in &o.ignore {
-                rules.push(id.parse().map_err(|e| {
-                    UsageError(format!(
-                        "{} `per-path` entry {}: {e}",
-                        l.path.display(),
-                        i + 1
-                    ))
-                })?);
-            }
+                .map_err(|e| UsageError(format!("{}: `per-path`: {e}", l.path.display())))?;
+            let rules = o
+                .ignore
+                .iter()
+                .map(|id| id.get_ref().parse().map_err(UsageError))
+                .collect::<Result<Vec<_>, _>>()?;
             entries.push((set, rules));
         }
         Ok(PathRules { base, entries })
+    }
+
+    /// Service-name globs of `migrate-services`.
+    pub fn migrate_services(l: &Loaded) -> Result<Option<globset::GlobSet>, UsageError> {
+        let Some(patterns) = &l.options.migrate_services else {
+            return Ok(None);
+        };
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            b.add(globset::Glob::new(p.get_ref()).map_err(|e| {
+                UsageError(format!("{}: `migrate-services`: {e}", l.path.display()))
+            })?);
+        }
+        b.build()
+            .map(Some)
+            .map_err(|e| UsageError(format!("{}: `migrate-services`: {e}", l.path.display())))
     }
 
     /// Whether `rule` is ignored for `path`.

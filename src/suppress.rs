@@ -104,11 +104,8 @@ fn scan(
             match id.parse::<RuleId>() {
                 Ok(r) => rules.push(r),
                 Err(_) => {
-                    let near = RuleId::all()
-                        .map(|r| (strsim::levenshtein(id, r.as_str()), r))
-                        .min()
-                        .filter(|(d, _)| *d <= 3)
-                        .map(|(_, r)| format!(" (did you mean `{r}`?)"))
+                    let near = RuleId::nearest(id)
+                        .map(|r| format!(" (did you mean `{r}`?)"))
                         .unwrap_or_default();
                     bad(
                         format!(

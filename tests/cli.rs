@@ -836,3 +836,146 @@ fn baseline_check_needs_a_readable_baseline() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("schema version 9"), "{}", stderr(&o));
 }
+
+#[test]
+fn settings_errors_show_the_toml_and_suggest_the_rule() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    for (file, text, at, shown, says) in [
+        (
+            "revlint.toml",
+            "[rules]\nnon-idempotent-dd = \"off\"\n",
+            "revlint.toml:2:1",
+            "2 │ non-idempotent-dd = \"off\"",
+            "did you mean `non-idempotent-ddl`?",
+        ),
+        (
+            "revlint.toml",
+            "select = [\"multiple-heads\", \"stamp-in-deploi\"]\n",
+            "revlint.toml:1:29",
+            "1 │ select = [",
+            "did you mean `stamp-in-deploy`?",
+        ),
+        (
+            "revlint.toml",
+            "[[per-path]]\npaths = [\"tests/**\"]\nignore = [\"nope\"]\n",
+            "revlint.toml:3:11",
+            "3 │ ignore = [\"nope\"]",
+            "`per-path.ignore`: unknown rule `nope`",
+        ),
+        (
+            "revlint.toml",
+            "migrate-services = [\"mig[rate\"]\n",
+            "revlint.toml:1:21",
+            "1 │ migrate-services",
+            "bad glob",
+        ),
+        (
+            "revlint.toml",
+            "fail-on = 3\n",
+            "revlint.toml:1:11",
+            "1 │ fail-on = 3",
+            "wanted string",
+        ),
+        (
+            "pyproject.toml",
+            "[project]\nname = \"x\"\n\n[tool.ruff]\nline-length = 100\n\n[tool.revlint]\nignor = []\n",
+            "pyproject.toml:8:1",
+            "8 │ ignor = []",
+            "unknown field `ignor`",
+        ),
+    ] {
+        let _ = std::fs::remove_file(d.join("revlint.toml"));
+        let _ = std::fs::remove_file(d.join("pyproject.toml"));
+        std::fs::write(d.join(file), text).unwrap();
+        let o = revlint(d, &["check"]);
+        assert_eq!(o.status.code(), Some(2), "{text}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains(at), "{text}: want {at}\n{e}");
+        assert!(e.contains(shown), "{text}: want {shown}\n{e}");
+        assert!(e.contains(says), "{text}: want {says}\n{e}");
+        assert!(e.contains("here"), "{e}");
+        // `revlint config` refuses the same file the same way.
+        let c = revlint(d, &["config"]);
+        assert_eq!(c.status.code(), Some(2), "{}", stderr(&c));
+    }
+}
+
+#[test]
+fn settings_select_and_fail_on_yield_to_the_command_line() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    std::fs::write(d.join("revlint.toml"), "fail-on = \"never\"\n").unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("error[non-idempotent-ddl]"));
+    let o = revlint(d, &["check", "--format", "concise", "--fail-on", "error"]);
+    assert_eq!(o.status.code(), Some(1));
+    let c = revlint(d, &["config"]);
+    assert!(
+        stdout(&c).contains("fail-on = \"never\"  # revlint.toml"),
+        "{}",
+        stdout(&c)
+    );
+
+    std::fs::write(d.join("revlint.toml"), "select = [\"multiple-heads\"]\n").unwrap();
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(stdout(&o), "");
+    let o = revlint(
+        d,
+        &[
+            "check",
+            "--format",
+            "concise",
+            "--select",
+            "non-idempotent-ddl",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let c = revlint(d, &["config"]);
+    let shown = stdout(&c);
+    assert!(
+        shown.contains("select = [\"multiple-heads\"]  # revlint.toml"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("non-idempotent-ddl") && l.contains("off")),
+        "{shown}"
+    );
+}
+
+#[test]
+fn migrate_services_names_services_whose_command_is_in_the_image() {
+    let dir = bare_create_table_project();
+    let d = dir.path();
+    std::fs::write(
+        d.join("docker-stack.yml"),
+        "services:\n  db-migrator:\n    image: registry.example.com/app-migrate:1.4\n    deploy:\n      replicas: 2\n  web:\n    image: registry.example.com/app:1.4\n    deploy:\n      replicas: 2\n",
+    )
+    .unwrap();
+    let args = [
+        "check",
+        "--format",
+        "concise",
+        "--select",
+        "migrate-service-replicas",
+    ];
+    let o = revlint(d, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    std::fs::write(
+        d.join("revlint.toml"),
+        "migrate-services = [\"*-migrator\"]\n",
+    )
+    .unwrap();
+    let o = revlint(d, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("docker-stack.yml:5:") && out.contains("`db-migrator` runs 2 replicas"),
+        "{out}"
+    );
+    assert!(!out.contains("`web`"), "{out}");
+}

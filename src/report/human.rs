@@ -176,6 +176,10 @@ pub fn write(
         handler
             .render_report(&mut s, &report)
             .map_err(|e| io::Error::other(e.to_string()))?;
+        // miette ends a report that closes with its help text without a line break.
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
         out.write_all(s.as_bytes())?;
     }
     Ok(())

@@ -104,7 +104,21 @@ impl FromStr for RuleId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RuleId::all()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown rule `{s}` (see `revlint rules`)"))
+            .ok_or_else(|| match RuleId::nearest(s) {
+                Some(r) => format!("unknown rule `{s}` (did you mean `{r}`?)"),
+                None => format!("unknown rule `{s}` (see `revlint rules`)"),
+            })
+    }
+}
+
+impl RuleId {
+    /// The rule id closest to a misspelt `s`, when one is close.
+    pub fn nearest(s: &str) -> Option<RuleId> {
+        RuleId::all()
+            .map(|r| (strsim::levenshtein(s, r.as_str()), r))
+            .min()
+            .filter(|(d, _)| *d <= 3)
+            .map(|(_, r)| r)
     }
 }
 
@@ -157,6 +171,8 @@ pub struct RuleOptions {
     pub provisioned_extensions: Vec<String>,
     /// The PostgreSQL major version the project runs, when configured.
     pub postgresql_version: Option<u32>,
+    /// Compose service names that are migrate services whatever revlint sees them run.
+    pub migrate_services: Option<globset::GlobSet>,
 }
 
 /// Everything a rule may read. Rules never do IO.

@@ -1,4 +1,4 @@
-use super::{at_value, services, with_run};
+use super::{at_value, services};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::ServiceRole;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
@@ -51,7 +51,6 @@ impl Rule for MigrateServiceReplicas {
             if s.role != ServiceRole::Migrate {
                 continue;
             }
-            let Some(run) = s.migrate_run() else { continue };
             let name = &s.svc.name;
             let new = |m: String| Diagnostic::new(RuleId::MigrateServiceReplicas, m);
             let mode = s.svc.mode.as_ref().map(|m| m.lower()).unwrap_or_default();
@@ -65,7 +64,7 @@ impl Rule for MigrateServiceReplicas {
                     "a task on every node",
                 );
                 out.push(
-                    with_run(d, run, "runs the migration")
+                    s.show_migration(d, "runs the migration")
                         .help("use `mode: replicated-job` (or `replicated`) with `replicas: 1`"),
                 );
                 continue;
@@ -82,7 +81,10 @@ impl Rule for MigrateServiceReplicas {
                             r,
                             "more than one task",
                         );
-                        out.push(with_run(d, run, "runs the migration").help("set `replicas: 1`"));
+                        out.push(
+                            s.show_migration(d, "runs the migration")
+                                .help("set `replicas: 1`"),
+                        );
                     }
                     None => {
                         let d = at_value(
@@ -93,7 +95,10 @@ impl Rule for MigrateServiceReplicas {
                             r,
                             "not resolvable before deploy",
                         );
-                        out.push(with_run(d, run, "runs the migration").help("set `replicas: 1`"));
+                        out.push(
+                            s.show_migration(d, "runs the migration")
+                                .help("set `replicas: 1`"),
+                        );
                     }
                 }
             }

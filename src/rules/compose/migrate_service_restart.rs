@@ -1,4 +1,4 @@
-use super::{at_value, services, with_run};
+use super::{at_value, services};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::ServiceRole;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
@@ -54,7 +54,6 @@ impl Rule for MigrateServiceRestart {
             if s.role != ServiceRole::Migrate || s.job_mode() {
                 continue;
             }
-            let Some(run) = s.migrate_run() else { continue };
             let name = &s.svc.name;
             let new = |m: String| Diagnostic::new(RuleId::MigrateServiceRestart, m);
             if s.stack() {
@@ -68,7 +67,7 @@ impl Rule for MigrateServiceRestart {
                         if let Some(r) = &s.svc.restart {
                             d = d.secondary(r.span, "ignored by `docker stack deploy`");
                         }
-                        out.push(with_run(d, run, "runs the migration").help(help));
+                        out.push(s.show_migration(d, "runs the migration").help(help));
                     }
                     Some((key, cond)) => {
                         let any = cond.as_ref().is_none_or(|c| c.lower() == "any");
@@ -80,7 +79,7 @@ impl Rule for MigrateServiceRestart {
                                 Some(c) => at_value(d, c, "`any` includes success"),
                                 None => d.primary(*key, "no `condition`: the default is `any`"),
                             };
-                            out.push(with_run(d, run, "runs the migration").help(help));
+                            out.push(s.show_migration(d, "runs the migration").help(help));
                         }
                     }
                 }
@@ -95,7 +94,7 @@ impl Rule for MigrateServiceRestart {
                         "restarts after success",
                     );
                     out.push(
-                        with_run(d, run, "runs the migration")
+                        s.show_migration(d, "runs the migration")
                             .help("set `restart: \"no\"` or `restart: on-failure`"),
                     );
                 }

@@ -1,4 +1,4 @@
-use super::{at_value, services, with_run};
+use super::{at_value, services};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::ServiceRole;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
@@ -69,7 +69,6 @@ impl Rule for MigrateServiceRollout {
             if s.role != ServiceRole::Migrate || !s.stack() || s.job_mode() {
                 continue;
             }
-            let Some(run) = s.migrate_run() else { continue };
             let name = &s.svc.name;
             let new = || Diagnostic::new(RuleId::MigrateServiceRollout, String::new());
             match &s.svc.update_config {
@@ -90,7 +89,7 @@ impl Rule for MigrateServiceRollout {
                     d.message = format!(
                         "migrate service `{name}` is rolled out by `docker stack deploy` without `deploy.update_config`: nothing in the file keeps two migration tasks from running at once"
                     );
-                    d = with_run(d, run, "runs the migration");
+                    d = s.show_migration(d, "runs the migration");
                     out.push(d.help(format!("add {where_} {}", keys.join(", "))));
                 }
                 Some(u) => {
@@ -100,7 +99,7 @@ impl Rule for MigrateServiceRollout {
                         d.message = format!(
                             "migrate service `{name}` rolls out with `order: start-first`: the new migration task runs while the old one still does"
                         );
-                        d = with_run(d, run, "runs the migration");
+                        d = s.show_migration(d, "runs the migration");
                         out.push(d.help("set `order: stop-first` in `deploy.update_config`"));
                     }
                     if let Some(p) = u.parallelism.as_ref().filter(|p| p.int() != Some(1)) {
@@ -109,7 +108,7 @@ impl Rule for MigrateServiceRollout {
                             "migrate service `{name}` rolls out with `parallelism: {}`: several migration tasks can start together",
                             p.text
                         );
-                        d = with_run(d, run, "runs the migration");
+                        d = s.show_migration(d, "runs the migration");
                         out.push(d.help("set `parallelism: 1` in `deploy.update_config`"));
                     }
                 }

@@ -40,6 +40,18 @@ impl Svc<'_> {
             .is_some_and(|m| m.lower().ends_with("-job"))
     }
 
+    /// Show what makes the service a migrate service: the command that migrates, or, for a
+    /// service named in `migrate-services`, its name.
+    pub fn show_migration(&self, d: Diagnostic, what: &str) -> Diagnostic {
+        match self.migrate_run() {
+            Some(run) => with_run(d, run, what),
+            None => d.secondary(
+                self.svc.key,
+                "a migrate service by name (`migrate-services` in the settings)",
+            ),
+        }
+    }
+
     /// Where a finding about the service's rollout goes: its `deploy:` key, or the service key.
     pub fn deploy_key(&self) -> Span {
         self.svc.deploy.unwrap_or(self.svc.key)
@@ -55,10 +67,22 @@ pub fn services<'a>(cx: &'a Context) -> impl Iterator<Item = Svc<'a>> {
             f.services.iter().enumerate().map(move |(si, svc)| Svc {
                 file: f,
                 svc,
-                role: cx.deploy.role(ci, si),
+                role: role(cx, ci, si, svc),
                 surface: cx.deploy.service_surface(ci, si),
             })
         })
+}
+
+/// What the service does with migrations; a name in `migrate-services` makes it a migrate
+/// service even when its command is not visible (baked into the image).
+fn role(cx: &Context, ci: usize, si: usize, svc: &Service) -> ServiceRole {
+    let seen = cx.deploy.role(ci, si);
+    match &cx.options.migrate_services {
+        Some(names) if seen == ServiceRole::Other && names.is_match(&svc.name) => {
+            ServiceRole::Migrate
+        }
+        _ => seen,
+    }
 }
 
 /// Point at a value; when it is inherited from an anchor, also at the alias that brought it.
