@@ -17,6 +17,9 @@ repository script that does, and then exits) with `deploy.replicas` other than 1
 revlint cannot resolve (`${REPLICAS}`), `mode: global`, `mode: global-job`, or a
 `mode: replicated-job` with more than one replica.
 
+A service whose migration command is baked into its image, where revlint cannot see it, is
+named in the settings: `migrate-services = ["*-migrator"]`.
+
 ## Why is this bad?
 
 Every replica runs the migration at the same moment against the same database. Alembic takes

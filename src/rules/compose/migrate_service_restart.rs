@@ -19,6 +19,9 @@ condition is `any`) or `condition: any`; a `restart: "no"` does not count, becau
 `unless-stopped`. `mode: replicated-job` and `global-job` services are not restarted after
 success and are not reported.
 
+A service whose migration command is baked into its image, where revlint cannot see it, is
+named in the settings: `migrate-services = ["*-migrator"]`.
+
 ## Why is this bad?
 
 A finished migration task is restarted every few seconds, forever: the migration runs again

@@ -22,6 +22,9 @@ reads (`deploy.update_config`, `deploy.placement`, `deploy.mode: global`/`*-job`
 inherited through `x-deploy: &deploy` anchors and `<<:` merge keys are read in the merged
 result and reported at the anchor, with the alias that brought them.
 
+A service whose migration command is baked into its image, where revlint cannot see it, is
+named in the settings: `migrate-services = ["*-migrator"]`.
+
 ## Why is this bad?
 
 `docker stack deploy` updates services in no fixed order and rolls each out by its
