@@ -442,15 +442,28 @@ fn run_check(
         let changed =
             crate::diffbase::changed_since(&cwd_for_diff, base).map_err(Failure::Usage)?;
         let db = &result.discovered.db;
-        result.diagnostics.retain(|d| {
-            let touched = d.labels.iter().any(|l| {
-                let p = &db.get(l.span.file).path;
-                changed.files.contains(p)
-                    || std::fs::canonicalize(p).is_ok_and(|c| changed.files.contains(&c))
-            });
-            touched
-                || (changed.python_removed
-                    && d.rule.meta().category == crate::rules::Category::Graph)
+        let in_change = |l: &crate::diagnostic::Label| {
+            let p = &db.get(l.span.file).path;
+            changed.files.contains(p)
+                || std::fs::canonicalize(p).is_ok_and(|c| changed.files.contains(&c))
+        };
+        result.diagnostics.retain_mut(|d| {
+            let Some(k) = d.labels.iter().position(in_change) else {
+                return changed.python_removed
+                    && d.rule.meta().category == crate::rules::Category::Graph;
+            };
+            // Annotations go on the first primary label: when it lies outside the change (the
+            // old head of a new pair), a label inside the change takes its place, so that the
+            // pull request shows the finding on its own diff.
+            if !d.labels.iter().find(|l| l.primary).is_some_and(in_change) {
+                if !d.labels.iter().any(|l| l.primary && in_change(l)) {
+                    for (i, l) in d.labels.iter_mut().enumerate() {
+                        l.primary = i == k;
+                    }
+                }
+                d.labels.sort_by_key(|l| !(l.primary && in_change(l)));
+            }
+            true
         });
     }
     Ok(result)
