@@ -37,12 +37,17 @@ fail() {
     exit 2
 }
 
+one_line() {
+    [[ "$2" != *$'\n'* && "$2" != *$'\r'* ]] || fail "input $1 must be one line"
+}
+
 if [[ -n "${GITHUB_WORKSPACE:-}" ]]; then
     cd -- "$GITHUB_WORKSPACE" || fail "cannot enter the workspace $GITHUB_WORKSPACE"
     # The workspace is mounted from the runner and owned by another user; git refuses such a
     # repository unless it is declared safe. Declared for this process only, through git's
     # command-line configuration variables, so no configuration file is written.
     n="${GIT_CONFIG_COUNT:-0}"
+    [[ "$n" =~ ^[0-9]+$ ]] || n=0
     export "GIT_CONFIG_KEY_$n=safe.directory" "GIT_CONFIG_VALUE_$n=$GITHUB_WORKSPACE"
     export GIT_CONFIG_COUNT=$((n + 1))
 fi
@@ -62,9 +67,17 @@ case "$summary" in
     true | false) ;;
     *) fail "input summary must be true or false, not '$summary'" ;;
 esac
-if [[ "$sarif_file" == *$'\n'* || "$sarif_file" == *$'\r'* ]]; then
-    fail "input sarif-file must be one path"
-fi
+one_line sarif-file "$sarif_file"
+# The output must name the file for later steps, which run on the runner, not in this
+# container: a path relative to the workspace is the same in both.
+workspace="$(pwd -P)"
+case "$sarif_file" in
+    "$workspace"/* | "${GITHUB_WORKSPACE:-/nonexistent}"/*)
+        sarif_file="${sarif_file#"$workspace"/}"
+        sarif_file="${sarif_file#"${GITHUB_WORKSPACE:-}"/}"
+        ;;
+    /*) fail "input sarif-file must be a path inside the workspace, not $sarif_file" ;;
+esac
 
 # Paths to lint: one per line; empty lines are skipped.
 paths=()
@@ -76,6 +89,7 @@ done <<<"$(input path .)"
 
 # The base of the comparison.
 diff_base="$(input diff-base auto)"
+one_line diff-base "$diff_base"
 event="${GITHUB_EVENT_NAME:-}"
 if [[ "$diff_base" == auto ]]; then
     diff_base=""
@@ -94,6 +108,11 @@ diff_args=()
 if [[ -n "$diff_base" ]]; then
     diff_args=(--diff-base "$diff_base")
     echo "revlint: showing findings this change introduces since its merge base with $diff_base"
+    # pull_request_target checks out the base branch unless told otherwise: then there is no
+    # change to judge, and a green step would mean nothing.
+    if git merge-base --is-ancestor HEAD "$diff_base" 2>/dev/null; then
+        printf '::warning title=revlint::%s\n' "The checked-out commit is already part of $diff_base, so there is no change to check. On pull_request_target, check out the pull request's head commit."
+    fi
 else
     echo "revlint: checking the whole repository"
 fi
@@ -106,21 +125,37 @@ check_usage() {
     local code="$1"
     if [[ "$code" -ge 2 ]]; then
         cat "$errors" >&2
-        annotate_error "$(cat "$errors")"
+        local msg
+        msg="$(cat "$errors")"
+        annotate_error "${msg:-revlint exited with code $code}"
         exit "$code"
     fi
 }
 
-# 1. The SARIF file, every finding. Written only when absent: revlint never overwrites.
+# 1. The SARIF file, every finding. Written only when absent (revlint never overwrites),
+#    never through a symbolic link, and only inside the workspace.
 if [[ -n "$sarif_file" ]]; then
-    if [[ -e "$sarif_file" ]]; then
+    if [[ -e "$sarif_file" || -L "$sarif_file" ]]; then
         fail "$sarif_file already exists; remove it or choose another sarif-file"
     fi
-    "$revlint" check --format sarif --fail-on never -- "${paths[@]}" >"$sarif_file" 2>"$errors"
+    sarif_dir="$(dirname -- "$sarif_file")"
+    mkdir -p -- "$sarif_dir" 2>"$errors" || fail "cannot create $sarif_dir: $(cat "$errors")"
+    real_dir="$(cd -- "$sarif_dir" && pwd -P)"
+    [[ "$real_dir" == "$workspace" || "$real_dir" == "$workspace"/* ]] ||
+        fail "sarif-file $sarif_file leads outside the workspace"
+    # noclobber: the file is created, not truncated, even if it appeared meanwhile.
+    (
+        set -C
+        "$revlint" check --format sarif --fail-on never -- "${paths[@]}" >"$sarif_file"
+    ) 2>"$errors"
     code=$?
-    if [[ "$code" -ne 0 ]]; then
+    if [[ "$code" -ge 2 ]]; then
+        # revlint ran, so the file is the one this step created.
         rm -f -- "$sarif_file"
         check_usage "$code"
+    elif [[ "$code" -ne 0 ]]; then
+        # With --fail-on never, 1 is the shell failing to create the file.
+        fail "could not write $sarif_file: $(cat "$errors")"
     fi
     if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
         printf 'sarif-file=%s\n' "$sarif_file" >>"$GITHUB_OUTPUT"

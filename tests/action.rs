@@ -122,6 +122,9 @@ impl Runner {
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("REVLINT", env!("CARGO_BIN_EXE_revlint"))
+            // As in the container, where the mounted workspace belongs to another user: git
+            // refuses it unless the entrypoint declares it safe.
+            .env("GIT_TEST_ASSUME_DIFFERENT_OWNER", "1")
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_WORKSPACE", &self.repo)
             .env("GITHUB_EVENT_NAME", event)
@@ -183,9 +186,9 @@ fn pull_request_shows_only_the_new_head_and_fails() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     // The annotation: on the revision file, titled with the rule.
     assert!(
-        log.lines()
-            .any(|l| l.starts_with("::error file=migrations/versions/")
-                && l.contains("title=revlint(multiple-heads)")),
+        log.lines().any(|l| l
+            .starts_with("::error file=migrations/versions/9a8b7c6d5e4f_add_invoices.py,")
+            && l.contains("title=revlint(multiple-heads)")),
         "{}",
         describe(&out)
     );
@@ -387,4 +390,116 @@ fn action_yml_matches_the_entrypoint() {
     let dockerfile = fs::read_to_string(root().join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("cargo build --release --locked"));
     assert!(dockerfile.contains("action/entrypoint.sh"));
+}
+
+#[test]
+fn the_sarif_file_stays_inside_the_workspace() {
+    let r = Runner::new();
+    let push = r.event("push", &serde_json::json!({}));
+    // A folder that does not exist yet is created.
+    let out = r.run(
+        "push",
+        &push,
+        &[("sarif-file", "reports/lint/revlint.sarif")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(r.repo.join("reports/lint/revlint.sarif").is_file());
+    assert_eq!(r.read("output"), "sarif-file=reports/lint/revlint.sarif\n");
+    fs::remove_file(r.runner.join("output")).unwrap();
+
+    // An absolute path inside the workspace becomes relative, as later steps need it.
+    let inside = r.repo.join("abs.sarif");
+    let out = r.run("push", &push, &[("sarif-file", inside.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(r.read("output"), "sarif-file=abs.sarif\n");
+    assert!(inside.is_file());
+
+    let escaped = r.runner.join("escaped.sarif");
+    std::os::unix::fs::symlink(&escaped, r.repo.join("link.sarif")).unwrap();
+    std::os::unix::fs::symlink(&r.runner, r.repo.join("out")).unwrap();
+    for (value, says) in [
+        (
+            escaped.to_str().unwrap().to_string(),
+            "inside the workspace",
+        ),
+        ("link.sarif".to_string(), "already exists"),
+        ("out/escaped.sarif".to_string(), "outside the workspace"),
+    ] {
+        let out = r.run("push", &push, &[("sarif-file", &value)]);
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", describe(&out));
+        assert!(stdout(&out).contains(says), "{value}: {}", describe(&out));
+        assert!(!escaped.exists(), "{value} wrote outside the workspace");
+    }
+}
+
+#[test]
+fn diff_base_input_and_other_events() {
+    let r = Runner::new();
+    // `none` on a pull request: the whole repository.
+    let out = r.run("pull_request", &r.pull_request(), &[("diff-base", "none")]);
+    assert!(
+        stdout(&out).contains("title=revlint(stamp-in-deploy)"),
+        "{}",
+        describe(&out)
+    );
+    let _ = fs::remove_file(r.repo.join("revlint.sarif"));
+
+    // A ref on a push: only the change.
+    fs::remove_file(r.runner.join("summary.md")).unwrap();
+    let push = r.event("push", &serde_json::json!({}));
+    let out = r.run(
+        "push",
+        &push,
+        &[("diff-base", "main"), ("summary", "false")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains("title=revlint(multiple-heads)"));
+    assert!(
+        !stdout(&out).contains("stamp-in-deploy"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(r.read("summary.md"), "", "summary: false writes no summary");
+    let _ = fs::remove_file(r.repo.join("revlint.sarif"));
+
+    // A merge queue names its base in `merge_group.base_sha`.
+    let mg = r.event(
+        "merge_group",
+        &serde_json::json!({"merge_group": {"base_sha": r.base_sha, "head_sha": "x"}}),
+    );
+    let out = r.run("merge_group", &mg, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains(&format!("merge base with {}", r.base_sha)));
+    assert!(
+        !stdout(&out).contains("stamp-in-deploy"),
+        "{}",
+        describe(&out)
+    );
+    let _ = fs::remove_file(r.repo.join("revlint.sarif"));
+
+    // pull_request_target with the base checked out: nothing to judge, said so.
+    git(&r.repo, &["checkout", "-q", "main"]);
+    let out = r.run("pull_request_target", &r.pull_request(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("::warning title=revlint::The checked-out commit is already part of"),
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn several_paths_one_per_line() {
+    let r = Runner::new();
+    let push = r.event("push", &serde_json::json!({}));
+    // Only the entrypoint script: the stamp finding, not the revisions' head.
+    let out = r.run(
+        "push",
+        &push,
+        &[("path", "entrypoint.sh\n\n  \nDockerfile\n")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let log = stdout(&out);
+    assert!(log.contains("title=revlint(stamp-in-deploy)"), "{log}");
+    assert!(!log.contains("multiple-heads"), "{log}");
 }
