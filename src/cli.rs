@@ -722,12 +722,14 @@ fn show_config(cwd: PathBuf, args: ConfigArgs) -> Result<u8, Failure> {
             .levels()
             .find(|(id, _)| *id == r.as_str())
             .map(|(_, l)| l.as_str());
-        let ignored = crate::config::strings(&f.ignore).contains(&r.as_str())
-            || f.select.is_some() && !crate::config::strings(&f.select).contains(&r.as_str());
-        let (level, origin) = match (set, ignored) {
-            (_, true) => ("off", format!("{src} (ignore)")),
-            (Some(l), _) => (l, src.clone()),
-            (None, _) => (r.meta().default_severity.as_str(), "default".to_string()),
+        let unselected =
+            f.select.is_some() && !crate::config::strings(&f.select).contains(&r.as_str());
+        let ignored = crate::config::strings(&f.ignore).contains(&r.as_str());
+        let (level, origin) = match set {
+            _ if ignored => ("off", format!("{src} (ignore)")),
+            _ if unselected => ("off", format!("{src} (not in select)")),
+            Some(l) => (l, src.clone()),
+            None => (r.meta().default_severity.as_str(), "default".to_string()),
         };
         writeln!(out, "{:<34} {:<8} # {origin}", r.as_str(), level)?;
     }
