@@ -45,10 +45,12 @@ if [[ -n "${GITHUB_WORKSPACE:-}" ]]; then
     cd -- "$GITHUB_WORKSPACE" || fail "cannot enter the workspace $GITHUB_WORKSPACE"
     # The workspace is mounted from the runner and owned by another user; git refuses such a
     # repository unless it is declared safe. Declared for this process only, through git's
-    # command-line configuration variables, so no configuration file is written.
+    # command-line configuration variables, so no configuration file is written; `*`
+    # because the checkout may sit in a subfolder of the workspace, and this container holds
+    # nothing but the workspace.
     n="${GIT_CONFIG_COUNT:-0}"
     [[ "$n" =~ ^[0-9]+$ ]] || n=0
-    export "GIT_CONFIG_KEY_$n=safe.directory" "GIT_CONFIG_VALUE_$n=$GITHUB_WORKSPACE"
+    export "GIT_CONFIG_KEY_$n=safe.directory" "GIT_CONFIG_VALUE_$n=*"
     export GIT_CONFIG_COUNT=$((n + 1))
 fi
 

@@ -436,7 +436,20 @@ fn run_check(
     o.rules.include_downgrade = args.include_downgrade;
     o.rules.provisioned_extensions = args.provisioned_extension.clone();
     o.rules.postgresql_version = args.postgresql_version;
-    let cwd_for_diff = o.discover.cwd.clone();
+    // The repository is the one holding the first path (a checkout may sit in a subfolder
+    // of the working directory).
+    let cwd_for_diff = args
+        .paths
+        .first()
+        .map(|p| crate::discover::absolute(&o.discover.cwd, p))
+        .map(|p| {
+            if p.is_dir() {
+                p
+            } else {
+                p.parent().map(PathBuf::from).unwrap_or(p)
+            }
+        })
+        .unwrap_or_else(|| o.discover.cwd.clone());
     let mut result = lint(&o)?;
     if let Some(base) = &args.diff_base {
         let changed =

@@ -503,3 +503,28 @@ fn several_paths_one_per_line() {
     assert!(log.contains("title=revlint(stamp-in-deploy)"), "{log}");
     assert!(!log.contains("multiple-heads"), "{log}");
 }
+
+#[test]
+fn a_checkout_in_a_subfolder_of_the_workspace() {
+    // actions/checkout with `path: app`: the workspace is not a repository, its subfolder is.
+    let r = Runner::new();
+    let outer = r.runner.join("outer");
+    fs::create_dir_all(&outer).unwrap();
+    fs::rename(&r.repo, outer.join("app")).unwrap();
+    let moved = Runner {
+        repo: outer.clone(),
+        ..r
+    };
+    let out = moved.run(
+        "pull_request",
+        &moved.pull_request(),
+        &[("path", "app"), ("sarif-file", "app.sarif")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let log = stdout(&out);
+    assert!(
+        log.contains("::error file=app/migrations/versions/9a8b7c6d5e4f_add_invoices.py,"),
+        "{log}"
+    );
+    assert!(!log.contains("stamp-in-deploy"), "{log}");
+}
