@@ -128,8 +128,21 @@ fn a_graph_too_large_for_mermaid_keeps_its_text_form() {
     assert!(md.contains("too large to draw here"));
     assert!(md.contains("```text\n"));
     assert!(md.len() <= BUDGET);
-    // With too little room even for the text, a note says where to look.
+    // With too little room for all of the text, its outline: heads, bases, branch points.
     let tight = render(&result, 20_000);
     assert!(tight.len() <= 20_000, "{}", tight.len());
-    assert!(tight.contains("run `revlint graph`"), "{tight}");
+    assert!(tight.contains("Its outline"), "{tight}");
+    assert!(
+        tight.contains("0000000007d0 (head)"),
+        "the main head: {tight}"
+    );
+    assert!(
+        tight.contains("ffffffffffff (head)"),
+        "the side head: {tight}"
+    );
+    assert!(tight.contains("(base) (branch point)"), "{tight}");
+    assert!(tight.contains("⋮  1998 lines"), "{tight}");
+    // With no room at all, a note says where to look.
+    let none = render(&result, 800);
+    assert!(none.contains("run `revlint graph` to see it"), "{none}");
 }

@@ -197,15 +197,74 @@ fn graph_sections(result: &LintResult, budget: usize) -> Vec<String> {
             ));
             body.push_str(&text_block);
         } else {
-            body.push_str(
-                "The graph is too large for a job summary; run `revlint graph` to see it.\n",
-            );
+            // Only the revisions that give the graph its shape (heads, bases, branch and
+            // merge points, labels), with the plain runs between them counted.
+            let outline = outline(&text);
+            let intro = "The graph is too large for a job summary. Its outline, the revisions marked in `revlint graph` (run it for all of them):\n\n";
+            let room = left.saturating_sub(intro.len() + 120);
+            let mut kept = String::new();
+            let mut shown = 0;
+            for line in outline.lines() {
+                if kept.len() + line.len() + 1 > room {
+                    break;
+                }
+                kept.push_str(line);
+                kept.push('\n');
+                shown += 1;
+            }
+            let total = outline.lines().count();
+            if shown > 1 {
+                if shown < total {
+                    kept.push_str(&format!("… {} more lines\n", total - shown));
+                }
+                body.push_str(intro);
+                body.push_str(&fenced("text", &kept));
+            } else {
+                body.push_str(
+                    "The graph is too large for a job summary; run `revlint graph` to see it.\n",
+                );
+            }
         }
         let section = format!("{head}{body}\n{tail}");
         used += section.len();
         sections.push(section);
     }
     sections
+}
+
+/// Whether a line of the text graph is a revision with markers: `| *  id (head)  file`.
+fn marked(line: &str) -> bool {
+    line.find("*  ").is_some_and(|p| {
+        line[p + 3..]
+            .split_once(' ')
+            .is_some_and(|(_, rest)| rest.starts_with('('))
+    })
+}
+
+fn gap(n: usize) -> String {
+    format!("⋮  {n} line{}\n", if n == 1 { "" } else { "s" })
+}
+
+/// The text graph's title and marked revisions, each run of other lines replaced by a count.
+fn outline(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipped = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 || marked(line) {
+            if skipped > 0 {
+                out.push_str(&gap(skipped));
+                skipped = 0;
+            }
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 {
+        out.push_str(&gap(skipped));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -222,6 +281,16 @@ mod tests {
         assert_eq!(code("a"), "`a`");
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`x`"), "`` `x` ``");
+    }
+
+    #[test]
+    fn the_outline_keeps_marked_revisions_and_counts_the_rest() {
+        let text = "# alembic.ini\n*  c (head)  c.py\n*  b  b.py\n| *  d (head)  d.py\n| /\n*  a (base) (branch point)  a.py\n";
+        assert_eq!(
+            outline(text),
+            "# alembic.ini\n*  c (head)  c.py\n⋮  1 line\n| *  d (head)  d.py\n⋮  1 line\n*  a (base) (branch point)  a.py\n"
+        );
+        assert!(!marked("*  b  b_(old).py"));
     }
 
     #[test]
