@@ -110,7 +110,7 @@ pub struct CheckArgs {
     /// Exit 1 when a finding is at or above this severity [default: the settings'
     /// `fail-on`, else error].
     #[arg(long, value_enum)]
-    pub fail_on: Option<FailOn>,
+    pub fail_on: Option<crate::config::FailOn>,
 
     /// Multiple heads are intentional here: do not report multiple-heads.
     #[arg(long)]
@@ -192,16 +192,6 @@ pub enum Format {
     /// Markdown for a GitHub job summary or a pull-request comment: a findings table and,
     /// when a revision graph has a problem, the graph in Mermaid and as text.
     Markdown,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
-pub enum FailOn {
-    #[default]
-    Error,
-    Warning,
-    Info,
-    /// Report findings but always exit 0 (usage errors still exit 2).
-    Never,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -521,15 +511,10 @@ fn emit(result: LintResult, args: &CheckArgs, color: bool) -> Result<u8, Failure
     if args.format == Format::Human {
         summarize(&result);
     }
-    let fail_on = match args.fail_on {
-        Some(FailOn::Error) => Some(Severity::Error),
-        Some(FailOn::Warning) => Some(Severity::Warning),
-        Some(FailOn::Info) => Some(Severity::Info),
-        Some(FailOn::Never) => None,
-        None => result
-            .fail_on
-            .map_or(Some(Severity::Error), crate::config::FailOn::threshold),
-    };
+    let fail_on = args
+        .fail_on
+        .or(result.fail_on)
+        .map_or(Some(Severity::Error), crate::config::FailOn::threshold);
     let code = if fail_on.is_some_and(|f| result.fails(f)) {
         EXIT_FINDINGS
     } else {

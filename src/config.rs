@@ -57,13 +57,14 @@ impl FileOptions {
     }
 }
 
-/// `fail-on` in the settings.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+/// `fail-on`, in the settings and on the command line.
+#[derive(Debug, Clone, Copy, Deserialize, clap::ValueEnum, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailOn {
     Error,
     Warning,
     Info,
+    /// Report findings but always exit 0 (usage errors still exit 2).
     Never,
 }
 
