@@ -82,12 +82,16 @@ impl Diagnostic {
         self
     }
 
-    /// The span the finding is reported at.
-    pub fn main_span(&self) -> Option<Span> {
+    /// The label the finding is reported at: the first primary one, else the first.
+    pub fn main_label(&self) -> Option<&Label> {
         self.labels
             .iter()
             .find(|l| l.primary)
             .or(self.labels.first())
-            .map(|l| l.span)
+    }
+
+    /// The span the finding is reported at.
+    pub fn main_span(&self) -> Option<Span> {
+        self.main_label().map(|l| l.span)
     }
 }

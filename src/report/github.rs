@@ -47,7 +47,7 @@ pub fn write(out: &mut impl Write, db: &FileDb, diagnostics: &[Diagnostic]) -> i
             "title={}",
             escape_property(&format!("revlint({})", d.rule))
         )];
-        if let Some(l) = d.labels.iter().find(|l| l.primary).or(d.labels.first()) {
+        if let Some(l) = d.main_label() {
             let (s, e) = position(db, l);
             props.insert(
                 0,

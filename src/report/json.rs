@@ -32,7 +32,7 @@ pub fn diagnostics_value(result: &crate::LintResult) -> Value {
         .diagnostics
         .iter()
         .map(|d: &Diagnostic| {
-            let main = d.labels.iter().find(|l| l.primary).or(d.labels.first());
+            let main = d.main_label();
             let (path, line, column) = match main {
                 Some(l) => {
                     let (s, _) = position(db, l);

@@ -15,7 +15,7 @@ pub fn write(out: &mut impl Write, db: &FileDb, diagnostics: &[Diagnostic]) -> i
     let mut report = Report::new("revlint");
     let mut by_file: BTreeMap<String, Vec<TestCase>> = BTreeMap::new();
     for d in diagnostics {
-        let main = d.labels.iter().find(|l| l.primary).or(d.labels.first());
+        let main = d.main_label();
         let (path, at) = match main {
             Some(l) => {
                 let (s, _) = position(db, l);

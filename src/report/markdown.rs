@@ -11,7 +11,6 @@
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 
-use super::position;
 use crate::diagnostic::Severity;
 use crate::graph::RevisionGraph;
 use crate::rules::Category;
@@ -56,14 +55,6 @@ fn code(s: &str) -> String {
     format!("{fence}{pad}{inner}{pad}{fence}")
 }
 
-fn severity_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
 /// A fenced block for `body`, with a fence longer than any backtick run in it.
 fn fenced(info: &str, body: &str) -> String {
     let mut longest = 0;
@@ -104,25 +95,11 @@ pub fn render(result: &LintResult, budget: usize) -> String {
         let room = budget.saturating_sub(graph_len + 200);
         let mut left_out = 0usize;
         for d in diagnostics {
-            let location = d
-                .labels
-                .iter()
-                .find(|l| l.primary)
-                .or(d.labels.first())
-                .map(|l| {
-                    let (s, _) = position(db, l);
-                    format!("{}:{}:{}", db.get(l.span.file).display, s.line, s.column)
-                })
-                .unwrap_or_default();
             let row = format!(
                 "| {} | {} | {} | {} |\n",
-                severity_word(d.severity),
+                d.severity.as_str(),
                 code(d.rule.as_str()),
-                if location.is_empty() {
-                    String::new()
-                } else {
-                    code(&location)
-                },
+                super::place(db, d).map(|p| code(&p)).unwrap_or_default(),
                 cell(&d.message)
             );
             if left_out > 0 || doc.len() + row.len() > room {

@@ -19,18 +19,31 @@ pub(crate) fn position(db: &FileDb, label: &Label) -> (LineCol, LineCol) {
     (f.line_col(label.span.start), f.line_col(label.span.end))
 }
 
+/// `path:line:col` of the label a finding is reported at.
+pub(crate) fn place(db: &FileDb, d: &crate::diagnostic::Diagnostic) -> Option<String> {
+    d.main_label().map(|l| {
+        let (start, _) = position(db, l);
+        format!(
+            "{}:{}:{}",
+            db.get(l.span.file).display,
+            start.line,
+            start.column
+        )
+    })
+}
+
 /// "2 errors, 1 warning in 412 files (1 project, 38 ms)".
 pub fn summary_line(result: &crate::LintResult) -> String {
-    format!(
-        "{}, {} ms)",
-        counts_line(result).trim_end_matches(')'),
-        result.elapsed.as_millis()
-    )
+    summary(result, Some(result.elapsed.as_millis()))
 }
 
 /// "2 errors, 1 warning in 412 files (1 project)": the summary without the time, the same
 /// for the same tree.
 pub fn counts_line(result: &crate::LintResult) -> String {
+    summary(result, None)
+}
+
+fn summary(result: &crate::LintResult, millis: Option<u128>) -> String {
     use crate::diagnostic::Severity::*;
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut parts = Vec::new();
@@ -44,11 +57,12 @@ pub fn counts_line(result: &crate::LintResult) -> String {
             });
         }
     }
-    let projects = result.discovered.projects.len();
+    let mut aside = vec![plural(result.discovered.projects.len(), "project")];
+    aside.extend(millis.map(|ms| format!("{ms} ms")));
     format!(
         "{} in {} ({})",
         parts.join(", "),
         plural(result.discovered.db.len(), "file"),
-        plural(projects, "project"),
+        aside.join(", ")
     )
 }
