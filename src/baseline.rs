@@ -54,6 +54,17 @@ pub(crate) fn fnv(parts: &[&str]) -> String {
     format!("{h:016x}")
 }
 
+/// The text under `span` with each run of whitespace collapsed to one space: what a
+/// fingerprint keeps of a finding's place, unchanged when lines move or are re-indented.
+pub(crate) fn collapsed_text(db: &FileDb, span: crate::source::Span) -> String {
+    let text = db
+        .get(span.file)
+        .text
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or("");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `path` relative to `root` with `/` separators, or as given when outside it.
 fn relative(path: &Path, root: &Path) -> String {
     let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
@@ -73,13 +84,11 @@ fn key(db: &FileDb, d: &Diagnostic, root: &Path) -> Key {
         .labels
         .iter()
         .map(|l| {
-            let f = db.get(l.span.file);
-            let text = f
-                .text
-                .get(l.span.start as usize..l.span.end as usize)
-                .unwrap_or("");
-            let snippet: Vec<&str> = text.split_whitespace().collect();
-            format!("{}\0{}", relative(&f.path, root), snippet.join(" "))
+            format!(
+                "{}\0{}",
+                relative(&db.get(l.span.file).path, root),
+                collapsed_text(db, l.span)
+            )
         })
         .collect();
     parts.sort();

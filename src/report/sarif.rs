@@ -81,14 +81,15 @@ fn location(db: &FileDb, l: &Label, with_message: bool) -> Location {
 
 /// rule + file + the flagged text with whitespace collapsed: unchanged when lines move.
 pub fn fingerprint(db: &FileDb, d: &Diagnostic) -> String {
-    use crate::baseline::fnv;
+    use crate::baseline::{collapsed_text, fnv};
     let Some(l) = d.main_span() else {
         return fnv(&[d.rule.as_str(), &d.message]);
     };
-    let f = db.get(l.file);
-    let text = f.text.get(l.start as usize..l.end as usize).unwrap_or("");
-    let snippet: Vec<&str> = text.split_whitespace().collect();
-    fnv(&[d.rule.as_str(), &f.display, &snippet.join(" ")])
+    fnv(&[
+        d.rule.as_str(),
+        &db.get(l.file).display,
+        &collapsed_text(db, l),
+    ])
 }
 
 fn rule(id: RuleId) -> ReportingDescriptor {
