@@ -137,7 +137,7 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
                 select.retain(|r| *r != rule);
             }
         }
-        rule_options.migrate_services = config::PathRules::migrate_services(l)?;
+        rule_options.migrate_services = l.migrate_services()?;
     }
     select.retain(|r| !options.ignore.contains(r));
     let overrides = match &loaded {

@@ -255,7 +255,30 @@ fn validate(f: &FileOptions, path: &Path, text: &str) -> Result<(), UsageError> 
     Ok(())
 }
 
+/// The compiled globs of a settings list `validate` has accepted.
+fn glob_set(
+    patterns: &[Spanned<String>],
+    file: &Path,
+    key: &str,
+) -> Result<globset::GlobSet, UsageError> {
+    let bad = |e: globset::Error| UsageError(format!("{}: `{key}`: {e}", file.display()));
+    let mut b = globset::GlobSetBuilder::new();
+    for p in patterns {
+        b.add(globset::Glob::new(p.get_ref()).map_err(bad)?);
+    }
+    b.build().map_err(bad)
+}
+
 impl Loaded {
+    /// Service-name globs of `migrate-services`.
+    pub fn migrate_services(&self) -> Result<Option<globset::GlobSet>, UsageError> {
+        self.options
+            .migrate_services
+            .as_deref()
+            .map(|p| glob_set(p, &self.path, "migrate-services"))
+            .transpose()
+    }
+
     /// The severity the settings give a rule, if any (`off` rules are not run at all).
     pub fn level(&self, rule: crate::rules::RuleId) -> Option<crate::diagnostic::Severity> {
         use crate::diagnostic::Severity;
@@ -284,15 +307,7 @@ impl PathRules {
         let base = l.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut entries = Vec::new();
         for o in l.options.per_path.iter().flatten() {
-            let mut b = globset::GlobSetBuilder::new();
-            for p in &o.paths {
-                b.add(globset::Glob::new(p.get_ref()).map_err(|e| {
-                    UsageError(format!("{}: `per-path.paths`: {e}", l.path.display()))
-                })?);
-            }
-            let set = b
-                .build()
-                .map_err(|e| UsageError(format!("{}: `per-path`: {e}", l.path.display())))?;
+            let set = glob_set(&o.paths, &l.path, "per-path.paths")?;
             let rules = o
                 .ignore
                 .iter()
@@ -301,22 +316,6 @@ impl PathRules {
             entries.push((set, rules));
         }
         Ok(PathRules { base, entries })
-    }
-
-    /// Service-name globs of `migrate-services`.
-    pub fn migrate_services(l: &Loaded) -> Result<Option<globset::GlobSet>, UsageError> {
-        let Some(patterns) = &l.options.migrate_services else {
-            return Ok(None);
-        };
-        let mut b = globset::GlobSetBuilder::new();
-        for p in patterns {
-            b.add(globset::Glob::new(p.get_ref()).map_err(|e| {
-                UsageError(format!("{}: `migrate-services`: {e}", l.path.display()))
-            })?);
-        }
-        b.build()
-            .map(Some)
-            .map_err(|e| UsageError(format!("{}: `migrate-services`: {e}", l.path.display())))
     }
 
     /// Whether `rule` is ignored for `path`.
