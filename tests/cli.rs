@@ -279,13 +279,7 @@ fn bare_create_table_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join(".git")).unwrap();
-    std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
-    std::fs::write(
-        d.join("alembic.ini"),
-        "[alembic]\nscript_location = %(here)s/migrations\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("migrations/env.py"), "from alembic import context\n").unwrap();
+    common::alembic_skeleton(d);
     std::fs::write(
         d.join("migrations/versions/aaaa00000001_t.py"),
         "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",

@@ -10,18 +10,7 @@ use revlint::rules::RuleId;
 
 fn project(dir: &Path, revisions: &[(&str, Option<&str>, &str)]) {
     fs::create_dir_all(dir.join(".git")).unwrap();
-    fs::write(
-        dir.join("alembic.ini"),
-        "[alembic]\nscript_location = %(here)s/migrations\n",
-    )
-    .unwrap();
-    let v = dir.join("migrations/versions");
-    fs::create_dir_all(&v).unwrap();
-    fs::write(
-        dir.join("migrations/env.py"),
-        "from alembic import context\n",
-    )
-    .unwrap();
+    let v = common::alembic_skeleton(dir);
     for (id, down, body) in revisions {
         let down = down.map(|d| format!("'{d}'")).unwrap_or("None".into());
         fs::write(

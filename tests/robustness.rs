@@ -4,25 +4,8 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use revlint::rules::RuleId;
-
-fn project(dir: &Path) -> std::path::PathBuf {
-    fs::write(
-        dir.join("alembic.ini"),
-        "[alembic]\nscript_location = %(here)s/migrations\n",
-    )
-    .unwrap();
-    let versions = dir.join("migrations/versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(
-        dir.join("migrations/env.py"),
-        "from alembic import context\n",
-    )
-    .unwrap();
-    versions
-}
 
 fn revision(id: &str, down: Option<&str>, nl: &str) -> String {
     let down = down.map(|d| format!("'{d}'")).unwrap_or("None".into());
@@ -37,7 +20,7 @@ fn rules(result: &revlint::LintResult) -> Vec<RuleId> {
 fn crlf_and_cr_only_files_parse_and_report_right_lines() {
     for nl in ["\r\n", "\r"] {
         let dir = tempfile::tempdir().unwrap();
-        let v = project(dir.path());
+        let v = common::alembic_skeleton(dir.path());
         fs::write(
             v.join("aaaa00000001_a.py"),
             revision("aaaa00000001", None, nl),
@@ -75,7 +58,7 @@ fn crlf_and_cr_only_files_parse_and_report_right_lines() {
 #[test]
 fn non_utf8_binary_and_empty_files() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     fs::write(
         v.join("aaaa00000001_a.py"),
         revision("aaaa00000001", None, "\n"),
@@ -119,7 +102,7 @@ fn non_utf8_binary_and_empty_files() {
 #[test]
 fn latin1_with_coding_declaration_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     let mut src = b"# -*- coding: latin-1 -*-\n".to_vec();
     src.extend_from_slice(revision("aaaa00000001", None, "\n").as_bytes());
     src.extend_from_slice(b"# caf\xe9\n");
@@ -131,7 +114,7 @@ fn latin1_with_coding_declaration_is_accepted() {
 #[test]
 fn syntax_error_keeps_linting_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     fs::write(
         v.join("aaaa00000001_a.py"),
         revision("aaaa00000001", None, "\n"),
@@ -167,7 +150,7 @@ fn syntax_error_keeps_linting_the_rest() {
 #[test]
 fn symlink_loop_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     fs::write(
         v.join("aaaa00000001_a.py"),
         revision("aaaa00000001", None, "\n"),
@@ -183,7 +166,7 @@ fn symlink_loop_is_reported() {
 #[test]
 fn chain_of_100000_revisions() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     let n = 100_000;
     for i in 0..n {
         let down = if i == 0 {
@@ -228,7 +211,7 @@ fn sql_revision(id: &str, down: Option<&str>, sql: &str) -> String {
 #[test]
 fn huge_unterminated_and_non_sql_strings_in_op_execute() {
     let dir = tempfile::tempdir().unwrap();
-    let v = project(dir.path());
+    let v = common::alembic_skeleton(dir.path());
     // 1 MB of SQL in one string: one INSERT with many rows, then a bare CREATE TABLE.
     let rows = vec!["(1, 'x')"; 100_000].join(", ");
     let big =
@@ -280,7 +263,7 @@ fn found(result: &revlint::LintResult) -> Vec<String> {
 #[test]
 fn malformed_yaml_is_a_parse_error_and_other_files_are_still_linted() {
     let dir = tempfile::tempdir().unwrap();
-    project(dir.path());
+    common::alembic_skeleton(dir.path());
     let wf = dir.path().join(".github/workflows");
     fs::create_dir_all(&wf).unwrap();
     fs::write(
@@ -319,7 +302,7 @@ fn malformed_yaml_is_a_parse_error_and_other_files_are_still_linted() {
 #[test]
 fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
     let dir = tempfile::tempdir().unwrap();
-    project(dir.path());
+    common::alembic_skeleton(dir.path());
     let mut bomb = String::from(
         "x-a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
     );
@@ -364,7 +347,7 @@ fn yaml_alias_bomb_and_deep_nesting_are_refused_quickly() {
 #[test]
 fn a_50_mb_workflow_is_reported_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
-    project(dir.path());
+    common::alembic_skeleton(dir.path());
     let wf = dir.path().join(".github/workflows");
     fs::create_dir_all(&wf).unwrap();
     let mut big =
@@ -390,7 +373,7 @@ fn a_50_mb_workflow_is_reported_not_loaded() {
 #[test]
 fn comment_only_dockerfile_and_self_sourcing_script() {
     let dir = tempfile::tempdir().unwrap();
-    project(dir.path());
+    common::alembic_skeleton(dir.path());
     fs::write(
         dir.path().join("Dockerfile"),
         "# syntax=docker/dockerfile:1\n# nothing here yet\n\n# RUN alembic upgrade head\n",

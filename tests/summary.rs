@@ -79,18 +79,7 @@ fn findings_beyond_the_budget_are_counted_not_dropped() {
 
 /// A chain of `n` revisions plus a second head on the first one.
 fn long_history(dir: &Path, n: usize) {
-    let versions = dir.join("migrations/versions");
-    fs::create_dir_all(&versions).unwrap();
-    fs::write(
-        dir.join("alembic.ini"),
-        "[alembic]\nscript_location = %(here)s/migrations\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.join("migrations/env.py"),
-        "from alembic import context\n",
-    )
-    .unwrap();
+    let versions = common::alembic_skeleton(dir);
     let id = |i: usize| format!("{i:012x}");
     for i in 1..=n {
         let down = if i == 1 {

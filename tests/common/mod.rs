@@ -20,6 +20,24 @@ pub fn lint_dir(dir: &Path, rules: Option<&[RuleId]>) -> LintResult {
     lint(&o).expect("lint runs")
 }
 
+/// The smallest Alembic project: `alembic.ini` with `script_location`, `migrations/env.py`
+/// and an empty `migrations/versions`, which it returns.
+pub fn alembic_skeleton(dir: &Path) -> PathBuf {
+    std::fs::write(
+        dir.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\n",
+    )
+    .unwrap();
+    let versions = dir.join("migrations/versions");
+    std::fs::create_dir_all(&versions).unwrap();
+    std::fs::write(
+        dir.join("migrations/env.py"),
+        "from alembic import context\n",
+    )
+    .unwrap();
+    versions
+}
+
 /// Concise and human renderings, without colour, for snapshots.
 pub fn render(result: &LintResult) -> String {
     let mut concise = Vec::new();
