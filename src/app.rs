@@ -55,6 +55,9 @@ pub struct LintResult {
     pub fail_on: Option<config::FailOn>,
     /// How the SQL strings in revisions and scripts were classified.
     pub sql_stats: SqlStats,
+    /// Revisions `non-idempotent-ddl` left out as already deployed, in projects where it
+    /// had evidence to judge them (`--all-revisions` judges them).
+    pub revisions_not_judged: usize,
 }
 
 impl LintResult {
@@ -115,6 +118,9 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         let f = &l.options;
         rule_options.allow_multiple_heads |= f.allow_multiple_heads.unwrap_or(false);
         rule_options.include_downgrade |= f.include_downgrade.unwrap_or(false);
+        if f.require_idempotent_ddl == Some(true) {
+            rule_options.require_idempotent_ddl = Some(l.path.clone());
+        }
         rule_options
             .provisioned_extensions
             .extend(f.provisioned_extensions.iter().flatten().cloned());
@@ -159,6 +165,9 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
     // YAML that does not load is reported (parse-error) only when deploy rules read it.
     discover_options.read_deploy = run_set.iter().any(|r| r.reads_deploy_files());
     let discovered = discover::discover(&discover_options)?;
+    if run_set.contains(&RuleId::NonIdempotentDdl) {
+        rule_options.revision_scope = resolve_scope(&rule_options, &discovered, &start);
+    }
     let graphs: Vec<RevisionGraph> = discovered
         .projects
         .iter()
@@ -175,6 +184,11 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         cwd: &options.discover.cwd,
     };
     let mut diagnostics = rules::run(&cx, &run_set);
+    let revisions_not_judged = if run_set.contains(&RuleId::NonIdempotentDdl) {
+        rules::migration::non_idempotent_ddl::revisions_not_judged(&cx)
+    } else {
+        0
+    };
     let require_reason = loaded
         .as_ref()
         .and_then(|l| l.options.require_ignore_reason)
@@ -221,7 +235,49 @@ pub fn lint(options: &LintOptions) -> Result<LintResult, UsageError> {
         fail_on: loaded.as_ref().and_then(|l| l.options.fail_on),
         config_file: loaded.map(|l| l.path),
         sql_stats,
+        revisions_not_judged,
     })
+}
+
+/// Which revisions `non-idempotent-ddl` judges. `Auto` asks git only when some project has
+/// evidence of a re-run (the rest of the time the answer changes nothing); an `Added` set
+/// keeps the database's own paths of the revision files it holds, so the rule compares
+/// without touching the filesystem.
+fn resolve_scope(
+    options: &RuleOptions,
+    d: &Discovered,
+    start: &std::path::Path,
+) -> rules::RevisionScope {
+    use rules::RevisionScope;
+    let added = match &options.revision_scope {
+        RevisionScope::Auto => {
+            if !rules::migration::non_idempotent_ddl::may_judge(&d.projects, options) {
+                return RevisionScope::Heads;
+            }
+            let dir = if start.is_dir() {
+                start.to_path_buf()
+            } else {
+                start.parent().map(PathBuf::from).unwrap_or_default()
+            };
+            match crate::diffbase::branch_added(&dir) {
+                Some(a) => a,
+                None => return RevisionScope::Heads,
+            }
+        }
+        RevisionScope::Added(a) => a.clone(),
+        other => return other.clone(),
+    };
+    let mut ours = std::collections::BTreeSet::new();
+    for p in &d.projects {
+        for m in p.migrations() {
+            let path = &d.db.get(m.file).path;
+            if added.contains(path) || std::fs::canonicalize(path).is_ok_and(|c| added.contains(&c))
+            {
+                ours.insert(path.clone());
+            }
+        }
+    }
+    RevisionScope::Added(ours)
 }
 
 fn sort_and_dedupe(d: &Discovered, diagnostics: &mut Vec<Diagnostic>) {

@@ -120,6 +120,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub include_downgrade: bool,
 
+    /// Judge every revision for non-idempotent-ddl, not only the ones not deployed yet
+    /// (those a branch adds, else the newest of each head): for audits.
+    #[arg(long)]
+    pub all_revisions: bool,
+
     /// Extensions created outside the repository (comma-separated; adds to the config's list).
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     pub provisioned_extension: Vec<String>,
@@ -300,12 +305,32 @@ fn verbose(result: &LintResult) {
                 )
             })
             .unwrap_or_else(|| "no pinned Alembic version found".into());
+        let place = |e: &crate::model::dialect::Evidence| {
+            let f = db.get(e.span.file);
+            let line = crate::source::LineIndex::new(&f.text)
+                .line_col(&f.text, e.span.start)
+                .line;
+            format!("{} ({}:{line})", e.dialect.name(), f.display)
+        };
+        let facts = &p.dialect_facts;
+        let database = match (facts.deciding.first(), facts.conflicting.is_empty()) {
+            (Some(e), _) => format!("database {} from {}", place(e), e.what),
+            (None, false) => format!(
+                "database unknown: the evidence conflicts ({})",
+                facts
+                    .conflicting
+                    .iter()
+                    .map(place)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (None, true) => "database unknown: no evidence".to_string(),
+        };
         let _ = writeln!(
             err,
-            "project {}: {} revision files, dialect {}, {pin}",
+            "project {}: {} revision files, {database}, {pin}",
             db.get(p.config.file()).display,
             p.files.len(),
-            p.dialect().unwrap_or("unknown"),
         );
     }
     let s = result.sql_stats;
@@ -440,10 +465,19 @@ fn run_check(
             }
         })
         .unwrap_or_else(|| o.discover.cwd.clone());
+    let changed = match &args.diff_base {
+        Some(base) => {
+            Some(crate::diffbase::changed_since(&cwd_for_diff, base).map_err(Failure::Usage)?)
+        }
+        None => None,
+    };
+    o.rules.revision_scope = match &changed {
+        _ if args.all_revisions => crate::rules::RevisionScope::All,
+        Some(c) => crate::rules::RevisionScope::Added(c.added.clone()),
+        None => crate::rules::RevisionScope::Auto,
+    };
     let mut result = lint(&o)?;
-    if let Some(base) = &args.diff_base {
-        let changed =
-            crate::diffbase::changed_since(&cwd_for_diff, base).map_err(Failure::Usage)?;
+    if let Some(changed) = changed {
         let db = &result.discovered.db;
         let in_change = |l: &crate::diagnostic::Label| {
             let p = &db.get(l.span.file).path;
@@ -531,6 +565,21 @@ fn summarize(result: &LintResult) {
         eprintln!("revlint: no Alembic project found (looked for alembic.ini, pyproject.toml [tool.alembic], and versions/ folders next to an env.py)");
     }
     eprintln!("{}", report::summary_line(result));
+    let mut by_rule: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for d in &result.diagnostics {
+        *by_rule.entry(d.rule.as_str()).or_default() += 1;
+    }
+    if !by_rule.is_empty() {
+        let counts: Vec<String> = by_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        eprintln!("by rule: {}", counts.join(", "));
+    }
+    if result.revisions_not_judged > 0 {
+        let n = result.revisions_not_judged;
+        eprintln!(
+            "non-idempotent-ddl: {n} older revision{} not judged (already deployed); `--all-revisions` judges every revision",
+            if n == 1 { "" } else { "s" }
+        );
+    }
 }
 
 /// Load projects only (no rules) for the graph views.
@@ -673,6 +722,7 @@ fn show_config(cwd: PathBuf, args: ConfigArgs) -> Result<u8, Failure> {
     for (key, v) in [
         ("include-downgrade", f.include_downgrade),
         ("allow-multiple-heads", f.allow_multiple_heads),
+        ("require-idempotent-ddl", f.require_idempotent_ddl),
         ("require-ignore-reason", f.require_ignore_reason),
     ] {
         writeln!(

@@ -25,6 +25,9 @@ pub struct FileOptions {
     pub include_downgrade: Option<bool>,
     /// Multiple heads are intentional in this repository.
     pub allow_multiple_heads: Option<bool>,
+    /// The team requires every migration to be re-runnable: `non-idempotent-ddl` judges
+    /// DDL on any database, without other evidence of a re-run.
+    pub require_idempotent_ddl: Option<bool>,
     /// Only these rules run (ids, as `--select` takes them).
     pub select: Option<Vec<Spanned<String>>>,
     /// Rules not to run (ids, as `--ignore` takes them).

@@ -14,6 +14,9 @@ pub struct Changed {
     /// files the change did not touch.
     pub python_removed: bool,
     pub merge_base: String,
+    /// Files added since the merge base (not renamed), and untracked files, absolute: the
+    /// revisions a change adds.
+    pub added: BTreeSet<PathBuf>,
 }
 
 fn git(cwd: &Path, args: &[&str]) -> Result<String, String> {
@@ -83,6 +86,10 @@ pub fn changed_since(cwd: &Path, base: &str) -> Result<Changed, String> {
         changed.python_removed |= removed_py;
         match (kind, new) {
             ('D', _) => {}
+            ('A', _) => {
+                changed.files.insert(top.join(path));
+                changed.added.insert(top.join(path));
+            }
             (_, Some(n)) => {
                 changed.files.insert(top.join(n));
             }
@@ -94,6 +101,36 @@ pub fn changed_since(cwd: &Path, base: &str) -> Result<Changed, String> {
     let untracked = git(&top, &["ls-files", "--others", "--exclude-standard", "-z"])?;
     for p in untracked.split('\0').filter(|s| !s.is_empty()) {
         changed.files.insert(top.join(p));
+        changed.added.insert(top.join(p));
     }
     Ok(changed)
+}
+
+/// The files a branch adds: on a branch other than the repository's default branch
+/// (`origin/HEAD`, else `main`, else `master`), the files added since their merge base.
+/// `None` outside git, on the default branch (or behind it), without a default branch, or
+/// in a shallow clone that lacks the merge base: then nothing says which revisions are new.
+pub fn branch_added(dir: &Path) -> Option<BTreeSet<PathBuf>> {
+    let top = PathBuf::from(git(dir, &["rev-parse", "--show-toplevel"]).ok()?.trim());
+    let default = git(
+        &top,
+        &["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"],
+    )
+    .ok()
+    .map(|s| s.trim().to_string())
+    .or_else(|| {
+        ["refs/heads/main", "refs/heads/master"]
+            .into_iter()
+            .find_map(|r| {
+                git(&top, &["rev-parse", "--verify", "--quiet", r])
+                    .ok()
+                    .map(|_| r.to_string())
+            })
+    })?;
+    let head = git(&top, &["rev-parse", "HEAD"]).ok()?;
+    let base = git(&top, &["merge-base", &default, "HEAD"]).ok()?;
+    if base.trim() == head.trim() {
+        return None;
+    }
+    changed_since(&top, base.trim()).ok().map(|c| c.added)
 }

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::model::deploy::{self, DeployInputs, DeployModel};
+use crate::model::dialect;
 use crate::model::migration::Migration;
 use crate::model::operation;
 use crate::model::pin::{self, AlembicPin};
@@ -206,8 +207,164 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
     }
     if opts.read_deploy {
         load_deploy(&mut inputs, opts, &mut d);
+        let root = inputs.root.clone();
+        for i in 0..d.projects.len() {
+            let facts = dialect_facts(&d.projects[i], &root, &opts.cwd, &mut d.db, &d.deploy);
+            d.projects[i].dialect_facts = facts;
+        }
     }
     Ok(d)
+}
+
+/// Which database a project migrates: the evidence, ranked as `model::dialect` documents.
+fn dialect_facts(
+    p: &Project,
+    root: &Path,
+    cwd: &Path,
+    db: &mut FileDb,
+    deploy: &DeployModel,
+) -> dialect::DialectFacts {
+    use dialect::{url_evidence, Evidence};
+    let mut evidence: Vec<Evidence> = Vec::new();
+    // 1. The URL the migrations read.
+    let env = p
+        .env_file
+        .map(|id| dialect::env_url(&db.get(id).text))
+        .unwrap_or_default();
+    if !env.replaces_config_url {
+        if let ConfigSource::Ini(id) | ConfigSource::Pyproject(id) = p.config {
+            let text = &db.get(id).text;
+            for (d, s, e) in dialect::urls(text) {
+                let line_start = text[..s].rfind('\n').map_or(0, |i| i + 1);
+                let line = &text[line_start..s];
+                if line.trim_start().starts_with(['#', ';']) || !line.contains("sqlalchemy.url") {
+                    continue;
+                }
+                evidence.push(Evidence {
+                    dialect: d,
+                    span: Span::new(id, s, e),
+                    what: "the URL the migrations use".to_string(),
+                    rank: 1,
+                });
+            }
+        }
+    }
+    if let Some(id) = p.env_file {
+        evidence.extend(url_evidence(db, id, 1, "a URL in env.py"));
+    }
+    // 2. The deploy configuration: compose files and `.env` files, outside test suites.
+    for c in &deploy.compose {
+        let path = db.get(c.file).path.clone();
+        if is_test_path(path.strip_prefix(root).unwrap_or(&path)) || is_test_name(&path) {
+            continue;
+        }
+        evidence.extend(url_evidence(
+            db,
+            c.file,
+            2,
+            "a database URL in a compose file",
+        ));
+        for s in &c.services {
+            if let Some(img) = &s.image {
+                if let Some(d) = dialect::image_dialect(&img.text) {
+                    evidence.push(Evidence {
+                        dialect: d,
+                        span: img.span,
+                        what: "the database image".to_string(),
+                        rank: 2,
+                    });
+                }
+            }
+        }
+    }
+    let mut env_files: Vec<PathBuf> = Vec::new();
+    for dir in ancestors_to_repo_root(&p.here) {
+        for name in [
+            ".env",
+            ".env.example",
+            ".env.sample",
+            ".env.production",
+            ".env.prod",
+        ] {
+            env_files.push(dir.join(name));
+        }
+        if dir == root {
+            break;
+        }
+    }
+    for f in env_files {
+        if let Some(id) = read_small(&f, cwd, db) {
+            evidence.extend(url_evidence(
+                db,
+                id,
+                2,
+                "a database URL in an environment file",
+            ));
+        }
+    }
+    // 3. The driver in the dependencies.
+    for f in dependency_files(&p.here) {
+        let Some(id) = read_small(&f, cwd, db) else {
+            continue;
+        };
+        for (d, s, e) in dialect::drivers(&db.get(id).text) {
+            evidence.push(Evidence {
+                dialect: d,
+                span: Span::new(id, s, e),
+                what: "the database driver".to_string(),
+                rank: 3,
+            });
+        }
+    }
+    dialect::decide(evidence, env.sqlite_transactional)
+}
+
+/// A test or CI compose file by its name (`docker-compose.test.yml`, `compose.ci.yaml`).
+fn is_test_name(p: &Path) -> bool {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.split(['.', '-', '_'])
+        .any(|w| matches!(w, "test" | "tests" | "testing" | "ci" | "e2e"))
+}
+
+/// A file read for evidence, kept in the database so a label can point at it: only when it
+/// exists, is at most 1 MB, and is text.
+fn read_small(path: &Path, cwd: &Path, db: &mut FileDb) -> Option<FileId> {
+    if let Some(id) = db.find(path) {
+        return Some(id);
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 1_048_576 {
+        return None;
+    }
+    let text = read_raw(path).ok()?;
+    Some(db.add(path.to_path_buf(), display(cwd, path), text))
+}
+
+/// `pyproject.toml`, `requirements*.txt` and `requirements/*.txt` from the project's folder
+/// up to the repository root (not lock files, which list every transitive package).
+fn dependency_files(here: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in ancestors_to_repo_root(here) {
+        out.push(dir.join("pyproject.toml"));
+        out.push(dir.join("setup.py"));
+        let mut reqs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("requirements")
+                        && (n.ends_with(".txt") || n.ends_with(".in"))
+                        && !n.contains("test")
+                        && !n.contains("dev")
+                })
+            })
+            .collect();
+        reqs.sort();
+        out.extend(reqs);
+    }
+    out
 }
 
 /// Largest compose/workflow file revlint loads: real ones are kilobytes; a bigger file is

@@ -273,13 +273,18 @@ fn no_project_found_is_not_an_error() {
     assert!(stderr(&o).contains("no Alembic project found"));
 }
 
-/// A one-revision project whose upgrade() has a bare `op.create_table`, inside a git repo so
-/// settings discovery stops at its root.
+/// A one-revision project on MySQL (which does not roll DDL back) whose upgrade() has a bare
+/// `op.create_table`, inside a git repo so settings discovery stops at its root.
 fn bare_create_table_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir_all(d.join(".git")).unwrap();
     common::alembic_skeleton(d);
+    std::fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = mysql+pymysql://app@db/app\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("migrations/versions/aaaa00000001_t.py"),
         "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",
@@ -355,8 +360,14 @@ fn verbose_reports_sql_classification_and_pin() {
             && e.contains("SQL not classified: syntax error"),
         "{e}"
     );
+    // The database and the evidence that decided it.
+    assert!(
+        e.contains("database MySQL (alembic.ini:3) from the URL the migrations use"),
+        "{e}"
+    );
     // The pinned 1.13.2 lacks create_table(if_not_exists=...): the help suggests a guard.
-    let o = revlint(d, &["check", "--format", "json"]);
+    // (The finding is in the older revision, judged with --all-revisions.)
+    let o = revlint(d, &["check", "--format", "json", "--all-revisions"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let help = v["diagnostics"][0]["help"].as_str().unwrap();
     assert!(
@@ -580,13 +591,14 @@ fn diff_base_shows_what_the_change_introduces() {
     };
     std::fs::write(
         d.join("alembic.ini"),
-        "[alembic]\nscript_location = %(here)s/migrations\n",
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = mysql://app@db/app\n",
     )
     .unwrap();
     std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
     std::fs::write(d.join("migrations/env.py"), "").unwrap();
     let v = d.join("migrations/versions");
-    // On main: a chain whose first revision has a finding of its own (legacy).
+    // On main: a chain whose first revision has a finding of its own (legacy, on MySQL,
+    // seen with --all-revisions).
     std::fs::write(
         v.join("aaaa00000001_a.py"),
         rev(
@@ -614,7 +626,10 @@ fn diff_base_shows_what_the_change_introduces() {
     git(d, &["add", "."]);
     git(d, &["commit", "-q", "-m", "second head"]);
 
-    let full = stdout(&revlint(d, &["check", "--format", "concise"]));
+    let full = stdout(&revlint(
+        d,
+        &["check", "--format", "concise", "--all-revisions"],
+    ));
     assert!(
         full.contains("non-idempotent-ddl") && full.contains("multiple-heads"),
         "{full}"
@@ -972,4 +987,95 @@ fn migrate_services_names_services_whose_command_is_in_the_image() {
         "{out}"
     );
     assert!(!out.contains("`web`"), "{out}");
+}
+
+/// Only revisions that have not run yet are judged for non-idempotent-ddl: on a branch, the
+/// ones it adds; on the default branch, the newest of each head; `--all-revisions`, all.
+#[test]
+fn non_idempotent_ddl_judges_the_revisions_a_branch_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = mysql+pymysql://app@db/app\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
+    std::fs::write(d.join("migrations/env.py"), "").unwrap();
+    let v = d.join("migrations/versions");
+    let rev = |id: &str, down: &str, table: &str| {
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = '{id}'\ndown_revision = {down}\n\ndef upgrade():\n    op.create_table('{table}', sa.Column('id', sa.Integer()))\n")
+    };
+    std::fs::write(
+        v.join("aaaa00000001_a.py"),
+        rev("aaaa00000001", "None", "a"),
+    )
+    .unwrap();
+    std::fs::write(
+        v.join("bbbb00000002_b.py"),
+        rev("bbbb00000002", "'aaaa00000001'", "b"),
+    )
+    .unwrap();
+    git(d, &["init", "-q"]);
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "old revisions"]);
+    let lines = |o: &std::process::Output| -> Vec<String> {
+        stdout(o)
+            .lines()
+            .filter(|l| l.contains("non-idempotent-ddl"))
+            .map(|l| l.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    // On the default branch: the newest revision of the head, and a count of the rest.
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(
+        lines(&o),
+        vec!["migrations/versions/bbbb00000002_b.py"],
+        "{}",
+        stdout(&o)
+    );
+    let o = revlint(d, &["check"]);
+    assert!(
+        stderr(&o).contains("non-idempotent-ddl: 1 older revision not judged"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("by rule: non-idempotent-ddl 1"),
+        "{}",
+        stderr(&o)
+    );
+    // A branch adds a revision: only that one is judged.
+    git(d, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(
+        v.join("cccc00000003_c.py"),
+        rev("cccc00000003", "'bbbb00000002'", "c"),
+    )
+    .unwrap();
+    git(d, &["add", "."]);
+    git(d, &["commit", "-q", "-m", "new revision"]);
+    let o = revlint(d, &["check", "--format", "concise"]);
+    assert_eq!(lines(&o), vec!["migrations/versions/cccc00000003_c.py"]);
+    // The same with an explicit base, as the Action runs it.
+    let o = revlint(d, &["check", "--format", "concise", "--diff-base", "main"]);
+    assert_eq!(lines(&o), vec!["migrations/versions/cccc00000003_c.py"]);
+    // An audit: every revision.
+    let o = revlint(d, &["check", "--format", "concise", "--all-revisions"]);
+    assert_eq!(
+        lines(&o),
+        vec![
+            "migrations/versions/aaaa00000001_a.py",
+            "migrations/versions/bbbb00000002_b.py",
+            "migrations/versions/cccc00000003_c.py"
+        ]
+    );
+    // The same tree on PostgreSQL: no evidence, no finding, and nothing left out.
+    std::fs::write(
+        d.join("alembic.ini"),
+        "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = postgresql://app@db/app\n",
+    )
+    .unwrap();
+    let o = revlint(d, &["check", "--all-revisions"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("not judged"), "{}", stderr(&o));
 }

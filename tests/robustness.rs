@@ -212,6 +212,12 @@ fn sql_revision(id: &str, down: Option<&str>, sql: &str) -> String {
 fn huge_unterminated_and_non_sql_strings_in_op_execute() {
     let dir = tempfile::tempdir().unwrap();
     let v = common::alembic_skeleton(dir.path());
+    // The team's setting makes non-idempotent-ddl judge this PostgreSQL SQL.
+    fs::write(
+        dir.path().join("revlint.toml"),
+        "require-idempotent-ddl = true\n",
+    )
+    .unwrap();
     // 1 MB of SQL in one string: one INSERT with many rows, then a bare CREATE TABLE.
     let rows = vec!["(1, 'x')"; 100_000].join(", ");
     let big =
@@ -242,7 +248,10 @@ fn huge_unterminated_and_non_sql_strings_in_op_execute() {
         ),
     )
     .unwrap();
-    let r = common::lint_dir(dir.path(), None);
+    // Every revision is judged (the finding is in the oldest).
+    let mut o = revlint::LintOptions::new(dir.path().to_path_buf(), Vec::new());
+    o.rules.revision_scope = revlint::rules::RevisionScope::All;
+    let r = revlint::lint(&o).expect("lint runs");
     let lines = common::finding_lines(&r);
     // The big string is read to its end: the CREATE TABLE after 1 MB of INSERT is found, on
     // the string's second line.

@@ -3,6 +3,7 @@
 pub mod command;
 pub mod compose;
 pub mod deploy;
+pub mod dialect;
 pub mod extension;
 pub mod migration;
 pub mod operation;

@@ -567,7 +567,7 @@ mod tests {
         assert_eq!(o[0].object.as_deref(), Some("tz"));
         assert!(o[0].context.batch.is_some());
         assert_eq!(o[1].kind, OpKind::CreateIndex);
-        assert!(o[1].context.autocommit && o[1].concurrently && o[1].keyword_guard);
+        assert!(o[1].context.autocommit.is_some() && o[1].concurrently && o[1].keyword_guard);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use super::dialect::DialectFacts;
 use super::migration::Migration;
 use super::operation::Operation;
 use super::pin::AlembicPin;
@@ -76,6 +77,8 @@ pub struct Project {
     pub env_ops: Vec<Operation>,
     /// `version_table=` in `env.py`, lower-cased; `alembic_version` by default.
     pub version_table: String,
+    /// Which database the project migrates, from the evidence in the repository.
+    pub dialect_facts: DialectFacts,
 }
 
 impl Project {
@@ -95,6 +98,7 @@ impl Project {
             env_file: None,
             env_ops: Vec::new(),
             version_table: "alembic_version".to_string(),
+            dialect_facts: DialectFacts::default(),
         }
     }
 

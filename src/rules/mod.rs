@@ -84,11 +84,13 @@ impl RuleId {
     }
 
     /// Whether the rule reads deploy files (compose, workflows, Dockerfiles, scripts, app code).
+    /// `non-idempotent-ddl` reads them for evidence: the database a compose file runs, a
+    /// deploy script that stamps back.
     pub fn reads_deploy_files(self) -> bool {
         matches!(
             self.meta().category,
             Category::Compose | Category::Workflow | Category::Cross
-        )
+        ) || self == RuleId::NonIdempotentDdl
     }
 }
 
@@ -173,6 +175,24 @@ pub struct RuleOptions {
     pub postgresql_version: Option<u32>,
     /// Compose service names that are migrate services whatever revlint sees them run.
     pub migrate_services: Option<globset::GlobSet>,
+    /// The settings file that sets `require-idempotent-ddl = true`.
+    pub require_idempotent_ddl: Option<std::path::PathBuf>,
+    /// Which revisions `non-idempotent-ddl` judges.
+    pub revision_scope: RevisionScope,
+}
+
+/// Which revisions are judged by the rules about revisions that have not run yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RevisionScope {
+    /// Decide from git: the revisions a branch adds, else the newest of each head.
+    #[default]
+    Auto,
+    /// Every revision (`--all-revisions`).
+    All,
+    /// The newest revision of each head: what the next deploy applies.
+    Heads,
+    /// The revision files added since a merge base (absolute paths).
+    Added(std::collections::BTreeSet<std::path::PathBuf>),
 }
 
 /// Everything a rule may read. Rules never do IO.

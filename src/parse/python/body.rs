@@ -121,8 +121,8 @@ pub struct CallContext {
     pub guard: Option<(usize, usize)>,
     /// A `try` whose handler swallows database errors without re-raising.
     pub swallowed: Option<(usize, usize)>,
-    /// Inside `with ….autocommit_block():`.
-    pub autocommit: bool,
+    /// Inside `with ….autocommit_block():`: the range of that call.
+    pub autocommit: Option<(usize, usize)>,
     /// Inside `with ….begin_nested():` (a savepoint).
     pub savepoint: bool,
     pub batch: Option<std::sync::Arc<BatchBlock>>,
@@ -357,7 +357,10 @@ impl<'s> Walker<'s> {
                         _ => Vec::new(),
                     };
                     match callee.last().map(String::as_str) {
-                        Some("autocommit_block") => inner.autocommit = true,
+                        Some("autocommit_block") => {
+                            let r = item.context_expr.range();
+                            inner.autocommit = Some((r.start().to_usize(), r.end().to_usize()));
+                        }
                         Some("begin_nested") => inner.savepoint = true,
                         Some("batch_alter_table") => {
                             let alias = match item.optional_vars.as_deref() {
@@ -464,10 +467,30 @@ impl<'s> Walker<'s> {
             })
     }
 
+    /// Whether `name` is a module-level helper whose body asks the database whether
+    /// something exists (`def _get_column(insp, t, c): for col in insp.get_columns(t): …`).
+    fn helper_checks_existence(&self, name: &str) -> bool {
+        self.helpers.iter().any(|(n, f)| {
+            *n == name && {
+                let r = f.range();
+                let body =
+                    self.source[r.start().to_usize()..r.end().to_usize()].to_ascii_lowercase();
+                EXISTENCE_CALLS
+                    .iter()
+                    .any(|c| body.contains(&format!("{c}(")))
+                    || CATALOG_WORDS.iter().any(|w| body.contains(w))
+            }
+        })
+    }
+
     fn is_existence_test(&self, e: &Expr) -> bool {
         let mut yes = false;
         visit_expr(e, &mut |x| match x {
-            Expr::Call(c) if dotted(&c.func).last().is_some_and(|n| is_existence_name(n)) => {
+            Expr::Call(c)
+                if dotted(&c.func)
+                    .last()
+                    .is_some_and(|n| is_existence_name(n) || self.helper_checks_existence(n)) =>
+            {
                 yes = true;
             }
             Expr::Name(n) => {

@@ -98,7 +98,9 @@ impl Rule for ConcurrentIndexInTransaction {
                             committed = ended;
                             continue;
                         }
-                        if committed || op.context.autocommit || !postgresql_applies(project, m, op)
+                        if committed
+                            || op.context.autocommit.is_some()
+                            || !postgresql_applies(project, m, op)
                         {
                             continue;
                         }

@@ -1,71 +1,117 @@
+use std::collections::BTreeSet;
+
 use super::{abbreviate, bare_table, bodies, postgresql_applies, source};
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::graph::RevisionGraph;
+use crate::model::command::{CommandKind, Target};
+use crate::model::dialect::{Dialect, Evidence as DialectEvidence};
 use crate::model::migration::Migration;
 use crate::model::operation::{OpKind, Operation};
 use crate::model::pin::Version;
 use crate::model::project::Project;
 use crate::parse::sql::{Action, Object, SqlFact};
-use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+use crate::rules::{Category, Context, RevisionScope, Rule, RuleId, RuleMeta};
+use crate::source::{FileId, Span};
 
 pub struct NonIdempotentDdl;
 
 static META: RuleMeta = RuleMeta {
     id: RuleId::NonIdempotentDdl,
     category: Category::Migration,
-    summary: "DDL that fails when the migration is re-run or raced",
+    summary: "DDL that fails when run again, where a revision can run again or stop half-way",
     default_severity: Severity::Error,
     docs: r#"## What it does
 
 Finds schema changes in `upgrade()` that fail when the object already exists (or is already
-gone): `op.create_table`, `create_index`, `add_column`, `create_unique_constraint`,
-`create_foreign_key` without `if_not_exists=True` or an existence guard; `op.drop_table`,
-`drop_index`, `drop_column` without `if_exists=True` or a guard; raw SQL `CREATE TABLE / INDEX /
-SCHEMA / SEQUENCE / EXTENSION / MATERIALIZED VIEW` without `IF NOT EXISTS`, `CREATE VIEW /
-FUNCTION / PROCEDURE / TRIGGER` without `OR REPLACE`, `DROP …` without `IF EXISTS`, `ALTER TABLE
-… ADD COLUMN` without `IF NOT EXISTS`, `DROP COLUMN / CONSTRAINT` without `IF EXISTS`, `CREATE
-TYPE … AS ENUM` outside a guarded `DO` block, `ALTER TYPE … ADD VALUE` without `IF NOT EXISTS`;
-and `sa.Enum(...)` inside `op.create_table`, which makes PostgreSQL run `CREATE TYPE`.
+gone), **in a project where that can happen**: `op.create_table`, `create_index`,
+`add_column`, `create_unique_constraint`, `create_foreign_key` without `if_not_exists=True` or
+an existence guard; `op.drop_table`, `drop_index`, `drop_column` without `if_exists=True` or a
+guard; and raw SQL without `IF NOT EXISTS` / `IF EXISTS` / `OR REPLACE` (`CREATE TABLE`,
+`CREATE INDEX`, `ALTER TABLE … ADD COLUMN`, `CREATE TYPE … AS ENUM` outside a guarded `DO`
+block, `ALTER TYPE … ADD VALUE`, …, read with PostgreSQL's own parser).
+
+On PostgreSQL and SQL Server, Alembic runs each revision in a transaction and DDL is
+transactional: a revision that fails rolls back whole, and running it again is safe. Two
+deploys migrating at once do not change that: the second one blocks, then fails. So a bare
+`op.create_table` is reported only with **evidence**, shown as a related label:
+
+- **the database does not roll DDL back**: MySQL, MariaDB and Oracle commit each DDL
+  statement; SQLite as Alembic drives it (`transactional_ddl = False`) unless `env.py` follows
+  SQLAlchemy's recipe (`transactional_ddl=True` and a `BEGIN` sent on the begin event). The
+  database is read from, in this order, the first source that names one deciding:
+  1. the URL the migrations read: `sqlalchemy.url` in the Alembic config (unless `env.py`
+     replaces it: `set_main_option("sqlalchemy.url", …)`, `create_engine(settings.…)`), and URL
+     literals in `env.py`;
+  2. the deploy configuration: URLs in compose and `.env` files, and the image of a compose
+     database service (`mysql:8`, `mariadb`, `postgres`); test and CI compose files are skipped;
+  3. the driver in `pyproject.toml`, `setup.py` or `requirements*.txt` (`pymysql`,
+     `mysqlclient`, `psycopg2`, `asyncpg`, …).
+
+  Alembic's placeholder `driver://…` names nothing, and sources of one rank that disagree
+  (a project that supports MySQL and PostgreSQL) decide nothing: no finding.
+  `revlint check -v` prints the database and the evidence that decided it;
+- **the DDL runs outside a transaction**: inside `autocommit_block()`, after
+  `op.execute("COMMIT")`, or on a connection with `isolation_level="AUTOCOMMIT"` (in the
+  revision or in `env.py`);
+- **an applied revision runs again**: a deploy or release script `stamp`s the database back to
+  an older revision (outside an empty-database bootstrap), so the next `upgrade` re-runs every
+  revision after it;
+- **the team asks for it**: `require-idempotent-ddl = true` in the settings, for teams that
+  decided every migration must be re-runnable.
+
+**Which revisions.** A revision that already ran in production cannot be fixed by editing
+it, so only revisions that have not run yet are judged:
+
+- with `--diff-base REF`: the revision files added since the merge base with REF;
+- otherwise, in git, on a branch other than the default branch (`origin/HEAD`, else `main`,
+  else `master`): the revision files the branch adds since its merge base, when it adds some
+  to the project;
+- otherwise (on the default branch, outside git, in a shallow clone without the merge base,
+  or a branch that adds no revision to this project): the newest revision of each head, which
+  is what the next deploy applies.
+
+A stamp back is the exception: the revisions it makes run again are old by definition, and
+are judged. `--all-revisions` judges every revision, for an audit; the summary says how many
+revisions were left out.
 
 Calls from `upgrade()` to functions defined in the same file are followed one level deep.
 An operation inside an `if` that checks existence (`inspector.has_table`, `get_columns`,
-`get_indexes`, a helper named `*exists*`/`has_*`, a query on `information_schema`,
-`pg_catalog` or `to_regclass`), or after an early `return` under such a check, is idempotent.
-An index, column or constraint on a table created by an unguarded `create_table` earlier in
-the same revision is reported once, at the `create_table`. Creating an object that the same
-body dropped earlier with `IF EXISTS` (`DROP TRIGGER IF EXISTS t ON a; CREATE TRIGGER t …`,
-the idiom before `OR REPLACE`) is idempotent. Raw SQL is read with PostgreSQL's
-own parser; statements it cannot parse, and SQL under a non-PostgreSQL dialect, are not
-judged.
+`get_indexes`, a variable holding such a result, a helper in the same file whose body asks
+the inspector or a catalog, a query on `information_schema`, `pg_catalog` or `to_regclass`),
+or after an early `return` under such a check, is idempotent. A `try`/`except` around the DDL
+is a guard where it can work: outside a transaction (the databases above, `autocommit_block()`)
+or inside `begin_nested()`; on PostgreSQL otherwise the failed statement aborts the
+transaction. An index, column or constraint on a table created by an unguarded `create_table`
+earlier in the same revision is reported once, at the `create_table`.
 
 ## Why is this bad?
 
-A migration that only works on a database that has never seen it breaks the moment it runs
-twice: several replicas or workers running `alembic upgrade head` at start-up, a rolling
-update, a retried deploy, or a database first built with `metadata.create_all()`. The second
-run fails with `DuplicateTable`, `DuplicateObject` or `duplicate key value violates unique
-constraint "pg_type_typname_nsp_index"`, and the deploy stops. A `try/except` around the
-operation does not help on PostgreSQL: the failed statement aborts the whole transaction.
+Where DDL is not rolled back, a revision that fails half-way (a bad statement, a lost
+connection, a killed deploy) leaves its first statements applied and `alembic_version`
+unchanged. The next deploy runs the revision again from the top, and it fails on the first
+statement that already ran ("Table 'orders' already exists", "Duplicate column name"): the
+database is stuck until someone repairs it by hand.
 
 ## Example
 
 ```python
+# alembic.ini: sqlalchemy.url = mysql+pymysql://shop@db/shop
 def upgrade() -> None:
-    op.create_table(
-        "documents",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("status", sa.Enum("draft", "final", name="document_status")),
-    )
-    op.execute("ALTER TABLE documents ADD COLUMN title text")
+    op.add_column("customers", sa.Column("loyalty_tier", sa.String(20)))
+    op.create_index("ix_customers_loyalty_tier", "customers", ["loyalty_tier"])
 ```
+
+If the index fails (a duplicate name, a timeout), the column stays, and every later
+`alembic upgrade head` fails on `add_column`.
 
 ## How to fix
 
 Make each operation a no-op when its work is already done: `if_not_exists=True` /
-`if_exists=True` where the project's Alembic has them (tables 1.13.3, indexes 1.11.2, columns
-1.16.0), otherwise an inspector guard; `IF NOT EXISTS`, `IF EXISTS`, `OR REPLACE` in SQL; a
-`DO $$ … EXCEPTION WHEN duplicate_object …` block for `CREATE TYPE`; and
-`postgresql.ENUM(..., create_type=False)` with an explicit `.create(bind, checkfirst=True)`
-for enum columns. Run migrations once per deploy, not from every replica.
+`if_exists=True` where the project's Alembic and database have them (tables 1.13.3, indexes
+1.11.2, columns 1.16.0; MySQL has no `IF NOT EXISTS` for indexes or columns, SQLite none for
+columns), otherwise an inspector guard; `IF NOT EXISTS`, `IF EXISTS`, `OR REPLACE` in SQL. On a
+database that rolls DDL back, keep the DDL inside the migration's transaction instead. Deploy
+so that migrations run once, from one process.
 "#,
 };
 
@@ -80,6 +126,18 @@ fn keyword(kind: OpKind) -> Option<(&'static str, Version)> {
         OpKind::DropColumn => ("if_exists", Version(1, 16, 0)),
         _ => return None,
     })
+}
+
+/// Whether the database accepts the SQL that Alembic's `if_exists`/`if_not_exists` emit for
+/// an operation: MySQL has no `CREATE INDEX IF NOT EXISTS`, `DROP INDEX IF EXISTS` or
+/// column forms (MariaDB has them all); SQLite has no column forms; Oracle before 23 none.
+fn keyword_supported(d: Dialect, kind: OpKind) -> bool {
+    match d {
+        Dialect::Mysql => matches!(kind, OpKind::CreateTable | OpKind::DropTable),
+        Dialect::Sqlite => !matches!(kind, OpKind::AddColumn | OpKind::DropColumn),
+        Dialect::Oracle => false,
+        Dialect::Postgresql | Dialect::Mariadb | Dialect::Mssql => true,
+    }
 }
 
 /// `op.create_table("users", …)`: the call's head with its first argument.
@@ -128,22 +186,21 @@ fn guard(op: &Operation) -> String {
 /// What fails, per operation.
 fn failure(kind: OpKind) -> &'static str {
     match kind {
-        OpKind::CreateTable => "fails when the table already exists (DuplicateTable)",
-        OpKind::DropTable => "fails when the table is already gone (UndefinedTable)",
-        OpKind::CreateIndex => "fails when the index already exists (DuplicateTable)",
-        OpKind::DropIndex => "fails when the index is already gone (UndefinedObject)",
-        OpKind::AddColumn => "fails when the column already exists (DuplicateColumn)",
-        OpKind::DropColumn => "fails when the column is already gone (UndefinedColumn)",
-        OpKind::CreateUniqueConstraint => {
-            "fails when the constraint already exists (DuplicateTable / DuplicateObject)"
+        OpKind::CreateTable => "fails if the table exists",
+        OpKind::DropTable => "fails if the table is gone",
+        OpKind::CreateIndex => "fails if the index exists",
+        OpKind::DropIndex => "fails if the index is gone",
+        OpKind::AddColumn => "fails if the column exists",
+        OpKind::DropColumn => "fails if the column is gone",
+        OpKind::CreateUniqueConstraint | OpKind::CreateForeignKey => {
+            "fails if the constraint exists"
         }
-        OpKind::CreateForeignKey => "fails when the constraint already exists (DuplicateObject)",
         _ => "fails when re-run",
     }
 }
 
 /// The help for an `op.*` call: the keyword when the pinned Alembic has it, a guard otherwise.
-fn op_help(cx: &Context, project: &Project, op: &Operation) -> String {
+fn op_help(cx: &Context, project: &Project, dialect: Option<Dialect>, op: &Operation) -> String {
     let head = call_head(cx, op);
     let guard = guard(op);
     let unnamed = op.object.is_none()
@@ -162,6 +219,17 @@ fn op_help(cx: &Context, project: &Project, op: &Operation) -> String {
             op.method
         );
     };
+    if let Some(d) = dialect.filter(|&d| !keyword_supported(d, op.kind)) {
+        return format!(
+            "{guard_form} ({} has no `{}` for this, so `{kw}=True` would fail)",
+            d.name(),
+            if kw == "if_exists" {
+                "IF EXISTS"
+            } else {
+                "IF NOT EXISTS"
+            }
+        );
+    }
     if let Some(b) = &op.context.batch {
         let recreate = b.call.kwarg("recreate").and_then(|r| r.as_str());
         if recreate != Some("never") {
@@ -192,17 +260,14 @@ fn sql_hazard(f: &SqlFact) -> Option<&'static str> {
         return None;
     }
     Some(match f.action {
-        Action::Create(Object::View | Object::Function | Object::Procedure | Object::Trigger) => {
-            "fails when it already exists"
-        }
         Action::Create(Object::Other | Object::Type | Object::Domain) => return None,
-        Action::Create(_) | Action::CreateExtension => "fails when it already exists",
-        Action::CreateEnumType => "fails when the type already exists (DuplicateObject)",
-        Action::Drop(_) => "fails when it is already gone",
-        Action::AddColumn => "fails when the column already exists (DuplicateColumn)",
-        Action::DropColumn => "fails when the column is already gone (UndefinedColumn)",
-        Action::DropConstraint => "fails when the constraint is already gone (UndefinedObject)",
-        Action::AddEnumValue => "fails when the value already exists (DuplicateObject)",
+        Action::Create(_) | Action::CreateExtension => "fails if it exists",
+        Action::CreateEnumType => "fails if the type exists",
+        Action::Drop(_) => "fails if it is gone",
+        Action::AddColumn => "fails if the column exists",
+        Action::DropColumn => "fails if the column is gone",
+        Action::DropConstraint => "fails if the constraint is gone",
+        Action::AddEnumValue => "fails if the value exists",
         _ => return None,
     })
 }
@@ -231,12 +296,211 @@ impl Rule for NonIdempotentDdl {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for project in cx.projects {
+        for (pi, project) in cx.projects.iter().enumerate() {
+            let graph = cx.graphs.get(pi);
+            let stamps = graph.map(|g| stamp_backs(cx, g)).unwrap_or_default();
+            let scope = judged_revisions(cx, project, graph);
+            let env_bind = project
+                .env_file
+                .and_then(|f| autocommit_bind(&cx.db.get(f).text).map(|(s, e)| Span::new(f, s, e)));
             for m in project.migrations() {
+                let stamp = m
+                    .id()
+                    .and_then(|id| stamps.iter().find(|(ids, _, _)| ids.contains(id)));
+                if !scope.contains(&m.file) && stamp.is_none() {
+                    continue;
+                }
+                let bind = autocommit_bind(&cx.db.get(m.file).text)
+                    .map(|(s, e)| Span::new(m.file, s, e))
+                    .or(env_bind);
+                let ev = RevisionEvidence {
+                    dialect: project.dialect_facts.non_transactional(),
+                    bind,
+                    stamp: stamp.map(|(_, span, target)| (*span, target.as_str())),
+                    opt_in: cx.options.require_idempotent_ddl.as_deref(),
+                };
                 for (body, ops) in bodies(cx, m) {
-                    check_body(cx, project, m, body, ops, out);
+                    check_body(cx, project, m, body, ops, &ev, out);
                 }
             }
+        }
+    }
+}
+
+/// Whether any project could have a finding: evidence of a re-run that does not depend on
+/// single operations (a non-transactional database, the team's setting), or an operation
+/// outside a transaction. When none has, which revisions are new does not matter.
+pub fn may_judge(projects: &[Project], options: &crate::rules::RuleOptions) -> bool {
+    options.require_idempotent_ddl.is_some()
+        || projects.iter().any(|p| {
+            p.dialect_facts.non_transactional().is_some()
+                || p.migrations().any(|m| {
+                    m.upgrade_ops.iter().any(|op| {
+                        op.context.autocommit.is_some()
+                            || op
+                                .sql
+                                .iter()
+                                .any(|t| t.text.to_ascii_uppercase().contains("COMMIT"))
+                    })
+                })
+        })
+}
+
+/// How many revisions were left out as already deployed, in projects whose evidence
+/// (database, setting) would have judged them.
+pub fn revisions_not_judged(cx: &Context) -> usize {
+    if cx.options.revision_scope == RevisionScope::All {
+        return 0;
+    }
+    cx.projects
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| {
+            p.dialect_facts.non_transactional().is_some()
+                || cx.options.require_idempotent_ddl.is_some()
+        })
+        .map(|(i, p)| {
+            let judged = judged_revisions(cx, p, cx.graphs.get(i));
+            p.migrations().filter(|m| !judged.contains(&m.file)).count()
+        })
+        .sum()
+}
+
+/// The revision files judged: every one with `--all-revisions`; those the branch or change
+/// adds when it adds some to this project; otherwise the newest revision of each head,
+/// which is what the next deploy applies.
+fn judged_revisions(
+    cx: &Context,
+    project: &Project,
+    graph: Option<&RevisionGraph>,
+) -> BTreeSet<FileId> {
+    let all = || project.migrations().map(|m| m.file).collect();
+    match &cx.options.revision_scope {
+        RevisionScope::All => return all(),
+        RevisionScope::Added(paths) => {
+            let added: BTreeSet<FileId> = project
+                .migrations()
+                .filter(|m| paths.contains(&cx.db.get(m.file).path))
+                .map(|m| m.file)
+                .collect();
+            if !added.is_empty() {
+                return added;
+            }
+        }
+        RevisionScope::Auto | RevisionScope::Heads => {}
+    }
+    match graph {
+        Some(g) => g.heads.iter().map(|&h| g.nodes[h].migration.file).collect(),
+        None => all(),
+    }
+}
+
+/// Deploy surfaces that stamp the database back to an earlier revision, outside an
+/// empty-database bootstrap: the revisions the next `upgrade` runs again (ids), the stamp's
+/// span, and its target as written.
+fn stamp_backs(cx: &Context, g: &RevisionGraph) -> Vec<(BTreeSet<String>, Span, String)> {
+    let mut out = Vec::new();
+    for s in cx.deploy.deploy_surfaces() {
+        for run in &s.runs {
+            let CommandKind::Stamp {
+                target: Target::Revision(t),
+            } = &run.kind
+            else {
+                continue;
+            };
+            if run.in_empty_database_guard() {
+                continue;
+            }
+            let again: BTreeSet<String> = if t == "base" {
+                g.nodes.iter().map(|n| n.id.clone()).collect()
+            } else if let Some(&ix) = g.by_id.get(t) {
+                g.descendants(ix)
+                    .into_iter()
+                    .filter(|&d| d != ix)
+                    .map(|d| g.nodes[d].id.clone())
+                    .collect()
+            } else {
+                continue;
+            };
+            if !again.is_empty() {
+                out.push((again, run.target.unwrap_or(run.span), t.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// `isolation_level="AUTOCOMMIT"` in a file: the byte range of the value.
+fn autocommit_bind(text: &str) -> Option<(usize, usize)> {
+    let at = text.find("isolation_level")?;
+    let rest = &text[at..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let v = rest[..line_end].find("AUTOCOMMIT")?;
+    Some((at + v, at + v + "AUTOCOMMIT".len()))
+}
+
+/// Why a revision's DDL may run a second time or stop half-way, revision-wide.
+struct RevisionEvidence<'a> {
+    dialect: Option<&'a DialectEvidence>,
+    bind: Option<Span>,
+    stamp: Option<(Span, &'a str)>,
+    opt_in: Option<&'a std::path::Path>,
+}
+
+/// The evidence for one statement, strongest first.
+enum Why<'a> {
+    Autocommit(Span),
+    Committed(Span),
+    Bind(Span),
+    Dialect(&'a DialectEvidence),
+    Stamp(Span, &'a str),
+    OptIn(&'a std::path::Path),
+}
+
+impl Why<'_> {
+    /// Whether the statement runs outside a transaction, where catching its error works.
+    fn untransacted(&self) -> bool {
+        matches!(
+            self,
+            Why::Autocommit(_) | Why::Committed(_) | Why::Bind(_) | Why::Dialect(_)
+        )
+    }
+
+    /// The end of the message.
+    fn clause(&self) -> String {
+        match self {
+            Why::Autocommit(_) | Why::Committed(_) | Why::Bind(_) => {
+                "and it runs outside a transaction".to_string()
+            }
+            Why::Dialect(e) => format!(
+                "and {} does not roll back a failed revision",
+                e.dialect.name()
+            ),
+            Why::Stamp(..) => "and a deploy stamps back so it runs again".to_string(),
+            Why::OptIn(_) => "and the settings require re-runnable migrations".to_string(),
+        }
+    }
+
+    fn apply(&self, d: Diagnostic) -> Diagnostic {
+        match self {
+            Why::Autocommit(s) => d.secondary(*s, "no transaction here: each statement commits at once, and a failure leaves the earlier ones applied"),
+            Why::Committed(s) => d.secondary(*s, "ends the migration's transaction: what follows commits statement by statement"),
+            Why::Bind(s) => d.secondary(*s, "AUTOCOMMIT: no transaction, so a failure leaves the earlier statements applied"),
+            Why::Dialect(e) => {
+                let how = if e.dialect == Dialect::Sqlite {
+                    "Alembic runs SQLite DDL without a transaction"
+                } else {
+                    "commits each DDL statement"
+                };
+                let name = if e.dialect == Dialect::Sqlite { "" } else { e.dialect.name() };
+                let fact = format!("{name} {how}");
+                d.secondary(e.span, format!("{}: {}, so a half-applied revision fails here when it runs again", e.what, fact.trim_start()))
+            }
+            Why::Stamp(s, t) => d.secondary(*s, format!("stamps the database back to `{t}`: the next upgrade runs this revision again")),
+            Why::OptIn(p) => d.note(format!(
+                "`require-idempotent-ddl = true` in {} asks for re-runnable migrations",
+                p.file_name().map_or(p.display().to_string(), |n| n.to_string_lossy().into_owned())
+            )),
         }
     }
 }
@@ -320,12 +584,14 @@ fn paired(events: &[Option<Event>], at: usize) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_body(
     cx: &Context,
     project: &Project,
     m: &Migration,
     body: &str,
     ops: &[Operation],
+    ev: &RevisionEvidence,
     out: &mut Vec<Diagnostic>,
 ) {
     // Every op and every SQL fact, in order, with what it does to a named object.
@@ -341,12 +607,29 @@ fn check_body(
             events.push(op_event(op));
         }
     }
+    let dialect = ev.dialect.map(|e| e.dialect);
     let mut at = 0;
     // Tables created by an unguarded statement earlier in this body: what is built on them is
     // part of the same finding.
     let mut fresh: Vec<String> = Vec::new();
+    // An `op.execute("COMMIT")` earlier in this body: what follows has no transaction.
+    let mut committed: Option<Span> = None;
     for op in ops {
-        let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint).map(|_| {
+        // Why this statement may run twice or stop half-way; without a reason, no finding.
+        let why = op
+            .context
+            .autocommit
+            .map(|(s, e)| Why::Autocommit(Span::new(m.file, s, e)))
+            .or(committed.map(Why::Committed))
+            .or(ev.bind.map(Why::Bind))
+            .or(ev.dialect.map(Why::Dialect))
+            .or(ev.stamp.map(|(s, t)| Why::Stamp(s, t)))
+            .or(ev.opt_in.map(Why::OptIn));
+        // A swallowed error is a working guard where there is no transaction to abort, or
+        // inside a savepoint; on PostgreSQL otherwise it only hides the failure.
+        let caught = op.context.swallowed.is_some()
+            && (op.context.savepoint || why.as_ref().is_some_and(Why::untransacted));
+        let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint && !caught).map(|_| {
             "the surrounding `try`/`except` does not make it safe on PostgreSQL: the failed statement aborts the transaction and every later statement fails with InFailedSqlTransaction"
         });
         if op.kind == OpKind::Sql {
@@ -371,15 +654,26 @@ fn check_body(
                             hazards.push((f, why));
                         }
                     }
-                    let Some(&(f, why)) = hazards.first() else {
+                    let statement = text.statement_text(st);
+                    let word = statement.trim_start().to_ascii_uppercase();
+                    if word.starts_with("COMMIT") || word == "END" || word.starts_with("END ") {
+                        committed = Some(text.statement_span(st));
+                    } else if word.starts_with("BEGIN") || word.starts_with("START TRANSACTION") {
+                        committed = None;
+                    }
+                    let (Some(&(f, what)), Some(why)) = (hazards.first(), why.as_ref()) else {
                         continue;
                     };
-                    let shown = abbreviate(&text.statement_text(st), 90);
-                    let mut message = if hazards.len() > 1 {
-                        format!("`{shown}` {why} (and {} more of its commands fail the same way), so this migration breaks when it runs twice or two workers run it at once", hazards.len() - 1)
+                    if caught {
+                        continue;
+                    }
+                    let shown = abbreviate(&statement, 60);
+                    let more = if hazards.len() > 1 {
+                        format!(" (and {} more)", hazards.len() - 1)
                     } else {
-                        format!("`{shown}` {why}, so this migration breaks when it runs twice or two workers run it at once")
+                        String::new()
                     };
+                    let mut message = format!("`{shown}` {what}{more}, {}", why.clause());
                     if text.partial {
                         message.push_str(" (part of this SQL is built at run time)");
                     }
@@ -391,7 +685,7 @@ fn check_body(
                             format!(
                                 "drop it first, as `CREATE OR REPLACE TRIGGER` needs PostgreSQL 14: `DROP TRIGGER IF EXISTS {} ON {on}; {}`",
                                 f.name,
-                                abbreviate(&text.statement_text(st), 100)
+                                abbreviate(&statement, 100)
                             )
                         }
                         Some(fix) => format!("use `{}`", abbreviate(&text.humanize(fix), 140)),
@@ -401,6 +695,7 @@ fn check_body(
                     let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
                         .primary(text.statement_span(st), format!("not idempotent ({body})"))
                         .help(help);
+                    d = why.apply(d);
                     if let Some(n) = swallowed_note {
                         d = d.note(n);
                     }
@@ -433,7 +728,10 @@ fn check_body(
                 fresh.push(bare_table(t));
             }
         }
-        if op.guarded() {
+        let Some(why) = why else {
+            continue;
+        };
+        if op.guarded() || caught {
             continue;
         }
         let pg = postgresql_applies(project, m, op);
@@ -441,34 +739,31 @@ fn check_body(
             // The table is guarded; the types its enum columns create are not.
             for e in &op.implicit_enums {
                 let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
-                out.push(
-                    Diagnostic::new(
-                        RuleId::NonIdempotentDdl,
-                        format!("this enum column makes `{}` run `CREATE TYPE {name}`, which `if_not_exists=True` does not cover: a second run fails with DuplicateObject and concurrent workers race on pg_type_typname_nsp_index", call_head(cx, op)),
-                    )
-                    .primary(e.span, format!("creates PostgreSQL type {name} ({body})"))
-                    .help(format!("declare the column with `postgresql.ENUM(..., name=\"{name}\", create_type=False)` and create the type first: `postgresql.ENUM(..., name=\"{name}\").create(op.get_bind(), checkfirst=True)`")),
-                );
+                let d = Diagnostic::new(
+                    RuleId::NonIdempotentDdl,
+                    format!("`{}` also runs `CREATE TYPE {name}`, which `if_not_exists=True` does not cover, {}", call_head(cx, op), why.clause()),
+                )
+                .primary(e.span, format!("creates PostgreSQL type {name} ({body})"))
+                .help(format!("declare the column with `postgresql.ENUM(..., name=\"{name}\", create_type=False)` and create the type first: `postgresql.ENUM(..., name=\"{name}\").create(op.get_bind(), checkfirst=True)`"));
+                out.push(why.apply(d));
             }
         }
         if op.keyword_guard || builds_on_fresh || paired(&events, here) {
             continue;
         }
         let head = call_head(cx, op);
-        let mut message = format!(
-            "`{head}` {}, so this migration breaks when it runs twice or two workers run it at once",
-            failure(kind)
-        );
+        let mut message = format!("`{head}` {}, {}", failure(kind), why.clause());
         if let Some(by) = op.table_created_idempotently_by {
             message = format!(
-                "`{head}` {}: `{}` earlier in this revision is skipped when the table exists, but this still runs",
+                "`{head}` {}: the `if_not_exists` `{}` before it does not cover it, {}",
                 failure(kind),
-                call_head(cx, &ops[by])
+                call_head(cx, &ops[by]),
+                why.clause()
             );
         }
         let mut d = Diagnostic::new(RuleId::NonIdempotentDdl, message)
             .primary(op.callee_span, format!("not idempotent ({body})"))
-            .help(op_help(cx, project, op));
+            .help(op_help(cx, project, dialect, op));
         if kind == OpKind::CreateTable && pg {
             for e in &op.implicit_enums {
                 let name = e.name.as_deref().unwrap_or("(named after the Python enum)");
@@ -478,6 +773,7 @@ fn check_body(
                 );
             }
         }
+        d = why.apply(d);
         if let Some(n) = swallowed_note {
             d = d.note(n);
         }
