@@ -904,7 +904,24 @@ fn read_ini(
     let separator = ["path_separator", "version_path_separator"]
         .into_iter()
         .find_map(|k| parsed.get(section, k).map(|v| (k, v)));
-    if let Some((key, v)) = separator {
+    // Alembic reads a separator only where it splits something: `path_separator` for
+    // `version_locations` and `prepend_sys_path`, the legacy `version_path_separator` only
+    // for a non-empty `version_locations` in this ini (and only without `path_separator`).
+    // The 1.7–1.14 templates set `version_path_separator = os  # Use os.pathsep. …` with no
+    // `version_locations`: the comment is in the value, and nothing reads it.
+    let non_empty = |k: &str| {
+        parsed
+            .get(section, k)
+            .is_some_and(|v| !v.raw.trim().is_empty())
+    };
+    let read = match separator {
+        Some(("path_separator", _)) => {
+            non_empty("version_locations") || non_empty("prepend_sys_path")
+        }
+        Some(_) => non_empty("version_locations"),
+        None => false,
+    };
+    if let Some((key, v)) = separator.filter(|_| read) {
         if !["space", "newline", "os", ":", ";"].contains(&v.raw.as_str()) {
             let first = v.raw.split_whitespace().next().unwrap_or("");
             let fix = if ["space", "newline", "os", ":", ";"].contains(&first) {
@@ -915,8 +932,13 @@ fn read_ini(
             project.config_issues.push(ConfigIssue {
                 span: span(v.value_span),
                 message: format!(
-                    "`{key} = {}` is not a separator Alembic knows (ini values have no inline comments): commands that read version_locations fail with ValueError",
-                    v.raw
+                    "`{key} = {}` is not a separator Alembic knows (ini values have no inline comments): {} fail with ValueError",
+                    v.raw,
+                    if key == "path_separator" && non_empty("prepend_sys_path") {
+                        "all commands"
+                    } else {
+                        "commands that read version_locations"
+                    }
                 ),
                 help: format!("write {fix}"),
             });
