@@ -204,14 +204,19 @@ impl ComposeFile {
             }
         }
         let lower = name.to_ascii_lowercase();
-        let stack = if lower.contains("stack") {
+        // A name like `docker-compose.stack.dev.yml` is a local variant of a stack file, run
+        // with `docker compose`.
+        let local = lower
+            .split(['.', '-', '_'])
+            .any(|w| matches!(w, "dev" | "local" | "test" | "tests" | "ci" | "override"));
+        // `deploy.placement` alone is no sign: the Compose specification has it too.
+        let stack = if lower.contains("stack") && !local {
             Some(StackReason::Name)
         } else {
             services.iter().find_map(|s| {
                 s.update_config
                     .as_ref()
                     .map(|u| u.key)
-                    .or(s.placement)
                     .or_else(|| {
                         s.mode
                             .as_ref()

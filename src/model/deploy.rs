@@ -466,6 +466,22 @@ pub fn build(
             (c, issues)
         })
         .collect();
+    // Where the repository names the files `docker stack deploy` takes, those are its stack
+    // files: another file that merely looks like one (its name, a swarm key) is run with
+    // `docker compose`, or not at all.
+    let explicit = files.iter().any(|(_, _, by)| by.is_some());
+    let parsed: Vec<(Option<ComposeFile>, Vec<FileIssue>)> = parsed
+        .into_iter()
+        .map(|(c, issues)| {
+            let c = c.map(|mut c| {
+                if explicit && !matches!(c.stack, Some(StackReason::DeployedBy(_))) {
+                    c.stack = None;
+                }
+                c
+            });
+            (c, issues)
+        })
+        .collect();
     for ((p, id, _), (c, issues)) in files.iter().zip(parsed) {
         m.issues.extend(issues);
         let Some(c) = c else { continue };

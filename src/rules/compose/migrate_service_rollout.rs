@@ -18,7 +18,7 @@ or a repository script that does, and then exits) of a file rolled out with
 `parallelism` at 1 and `order` at `stop-first`; `rollback_config.order: start-first` is
 reported too. A file counts as stack-deployed when a workflow or script runs
 `docker stack deploy -c` with it, its name matches `*stack*.yml`, or it uses keys only swarm
-reads (`deploy.update_config`, `deploy.placement`, `deploy.mode: global`/`*-job`). Values
+reads (`deploy.update_config`, `deploy.mode: global`/`*-job`). Values
 inherited through `x-deploy: &deploy` anchors and `<<:` merge keys are read in the merged
 result and reported at the anchor, with the alias that brought them.
 
