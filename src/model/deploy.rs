@@ -656,9 +656,13 @@ impl Builder<'_> {
         let mut last_migrate_end: Option<u32> = None;
         for (i, c) in list.commands.iter().enumerate() {
             let mut run = run_of(c, file);
-            // A later command at the same level runs after this one whatever its status.
+            // A later command at the same level runs after this one whatever its status; one
+            // in a later arm of the same `case` (past a `;;` and before `esac`) does not run.
             let followed = list.commands[i + 1..].iter().any(|n| {
-                n.in_function == c.in_function && !n.subshell_or_substitution && !n.background
+                n.in_function == c.in_function
+                    && !n.subshell_or_substitution
+                    && !n.background
+                    && !other_case_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
             });
             run.unchecked_no_errexit = !c.errexit
                 && !c.errexit_off
@@ -698,10 +702,16 @@ impl Builder<'_> {
             if let Some((path, lang)) = script {
                 let mut chain = via.to_vec();
                 chain.push(span);
+                // A sourced script runs in this shell: under this shell's `set -e`.
+                let inherits_errexit =
+                    matches!(c.kind, CommandKind::Source { .. }) && c.errexit && !c.errexit_off;
                 for mut r in self.script(&path, lang, base) {
                     let mut v = chain.clone();
                     v.extend(r.via.iter().copied());
                     r.via = v;
+                    if inherits_errexit {
+                        r.unchecked_no_errexit = false;
+                    }
                     out.push(r);
                 }
                 // `entrypoint.sh gunicorn app:app`: the words after the script are the
@@ -1400,6 +1410,17 @@ fn deploy_action(uses: &str) -> bool {
         "dokku",
     ];
     DEPLOYERS.iter().any(|d| uses.contains(d))
+}
+
+/// Whether the shell text between two commands leaves a `case` arm for another one: a `;;`
+/// (or `;&`) with no `esac` after it.
+fn other_case_arm(between: &str) -> bool {
+    let Some(end) = between.find(";;").or_else(|| between.find(";&")) else {
+        return false;
+    };
+    !between[end..]
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| w == "esac")
 }
 
 /// `$NAME`, `${NAME}` and `${NAME:-default}` in a word, from assignments the script or the
