@@ -235,12 +235,84 @@ impl YamlNode {
 
 /// Load every document of a YAML stream. Never panics; problems are reported in `issues`.
 pub fn load(src: &str) -> YamlFile {
+    let first = build(src);
+    match first.issues.first() {
+        Some(i) if i.kind == IssueKind::Syntax && src.len() <= REPAIR_MAX_BYTES => {
+            repair_flow_ends(src).unwrap_or(first)
+        }
+        _ => first,
+    }
+}
+
+fn build(src: &str) -> YamlFile {
     let mut b = Builder::new(src);
     b.run();
     YamlFile {
         documents: b.documents,
         issues: b.issues,
     }
+}
+
+/// Files larger than this are not re-parsed to repair flow collections (real workflow and
+/// compose files are kilobytes).
+const REPAIR_MAX_BYTES: usize = 1 << 20;
+/// Flow collections repaired per file at most: each repair is a parse of the file.
+const REPAIR_MAX: usize = 16;
+
+/// PyYAML, and so GitHub and Docker Compose, accept a flow collection whose closing `]` or `}`
+/// sits at its parent key's indentation:
+///
+/// ```yaml
+///   push:
+///     paths: [
+///       'pyproject.toml'
+///     ]
+/// ```
+///
+/// saphyr's scanner rejects that line ("invalid indentation"). Each such closer is moved to
+/// the end of the line before it (`'pyproject.toml']`, then a blank line): the same bytes,
+/// so every offset stays the file's own, and the same document. Returns the loaded file when
+/// the repairs leave no error; `None` when the error is anything else.
+fn repair_flow_ends(src: &str) -> Option<YamlFile> {
+    let mut text = src.as_bytes().to_vec();
+    for _ in 0..REPAIR_MAX {
+        let repaired = std::str::from_utf8(&text).ok()?;
+        let f = build(repaired);
+        let Some(issue) = f.issues.first() else {
+            return (text != src.as_bytes()).then_some(f);
+        };
+        if issue.kind != IssueKind::Syntax || !issue.message.contains("indentation") {
+            return None;
+        }
+        // The closer at the start of the reported line.
+        let at = (issue.loc.start as usize).min(text.len());
+        let line_start = text[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let indent = text[line_start..]
+            .iter()
+            .take_while(|&&b| b == b' ')
+            .count();
+        let closer = line_start + indent;
+        if !matches!(text.get(closer), Some(b']' | b'}')) || line_start == 0 {
+            return None;
+        }
+        // The previous line must end in content, not a comment that would swallow the closer.
+        let prev_end = line_start - 1;
+        let prev_start = text[..prev_end]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        if text[prev_start..prev_end].contains(&b'#') || text[prev_start..prev_end].ends_with(b"\r")
+        {
+            return None;
+        }
+        let c = text[closer];
+        text.copy_within(prev_end..closer, prev_end + 1);
+        text[prev_end] = c;
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1595,6 +1667,30 @@ mod tests {
 
     fn text<'a>(src: &'a str, n: &YamlNode) -> &'a str {
         n.loc.slice(src)
+    }
+
+    #[test]
+    fn flow_collection_closed_at_the_parent_indentation() {
+        // As PyYAML and GitHub read it: `paths` is a two-item list, then `pull_request`.
+        let src = "on:\n  push:\n    paths: [\n      'a.toml',\n      \"b.lock\"\n    ]\n    branches: {\n      x: 1\n    }\n  pull_request: {}\n";
+        let doc = one(src);
+        let on = doc.get("on").unwrap();
+        let push = on.get("push").unwrap();
+        let paths = push.get("paths").unwrap().as_seq().unwrap();
+        assert_eq!(paths.len(), 2);
+        // Spans are the file's own.
+        assert_eq!(text(src, &paths[1]), "\"b.lock\"");
+        assert_eq!(key(src, push, "branches"), "branches");
+        assert!(on.get("pull_request").is_some());
+        // Other indentation errors are still errors.
+        let bad = load("a:\n  b: 1\n c: 2\n");
+        assert!(!bad.issues.is_empty());
+        // A comment before the closer stays a comment (PyYAML reads `{a: {p: [1]}}`).
+        let src = "a:\n  p: [\n    1 # one\n  ]\n";
+        let doc = one(src);
+        let p = doc.get("a").unwrap().get("p").unwrap().as_seq().unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(text(src, &p[0]), "1");
     }
 
     fn key<'a>(src: &'a str, map: &YamlNode, k: &str) -> &'a str {
