@@ -424,6 +424,30 @@ pub fn build(
                     };
                     if let Some(path) = b.resolve(&name, &base) {
                         compose_paths.push((path, Some(r.span)));
+                        continue;
+                    }
+                    // `docker compose -f F config > docker-stack.yml`, then
+                    // `docker stack deploy -c docker-stack.yml`: the file is generated, and
+                    // F is what is deployed.
+                    for source in rendered_from(&file.text, &name) {
+                        // `F=${F:-docker-compose.yml}`: the caller's value where it sets one
+                        // (a workflow's `env:`), else the default.
+                        let Some(once) = expand_vars(&source, &vars) else {
+                            continue;
+                        };
+                        let given: Vec<(String, String)> = vars
+                            .iter()
+                            .filter(|(_, v)| !v.contains('$'))
+                            .cloned()
+                            .collect();
+                        let src = if once.contains('$') {
+                            expand_vars(&once, &given)
+                        } else {
+                            Some(once)
+                        };
+                        if let Some(path) = src.and_then(|s| b.resolve(&s, &base)) {
+                            compose_paths.push((path, Some(r.span)));
+                        }
                     }
                 }
             }
@@ -1410,6 +1434,38 @@ fn deploy_action(uses: &str) -> bool {
         "dokku",
     ];
     DEPLOYERS.iter().any(|d| uses.contains(d))
+}
+
+/// The compose files a script renders into `target` with `docker compose -f F … config >
+/// target` (or `docker-compose`), as written (`${STACK_COMPOSE_FILE}`).
+fn rendered_from(text: &str, target: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(off) = text[from..].find('>') {
+        let at = from + off;
+        from = at + 1;
+        let after = text[at + 1..].trim_start_matches([' ', '\t']);
+        let word: String = after
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ';' && *c != '&' && *c != '|')
+            .collect();
+        if word.trim_matches(['"', '\'']) != target {
+            continue;
+        }
+        // The command before the redirect, across `\` continuations and pipes.
+        let start = text[..at].rfind("compose").map_or(at, |i| i);
+        let cmd = text[start..at].replace("\\\n", " ");
+        if !cmd.split_whitespace().any(|w| w == "config") {
+            continue;
+        }
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        for w in words.windows(2) {
+            if w[0] == "-f" || w[0] == "--file" {
+                out.push(w[1].trim_matches(['"', '\'']).to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Whether the shell text between two commands leaves a `case` arm for another one: a `;;`
