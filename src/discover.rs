@@ -481,6 +481,7 @@ fn is_script(p: &Path) -> bool {
 fn is_test_path(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
     name == "conftest.py"
+        || name == "tests.py"
         || name.starts_with("test_")
         || name.ends_with("_test.py")
         || p.components().any(|c| {

@@ -14,11 +14,18 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Finds `<Base>.metadata.create_all(...)` and Flask-SQLAlchemy `db.create_all()` outside tests
-(`tests/`, `test_*.py`, `*_test.py`, `conftest.py`) in a repository with Alembic revisions,
-including scripts left in the versions folder. A call inside an explicit "the database is
-empty" branch (the bootstrap shape: `create_all()` then `stamp head`) is not reported, nor
-one under a condition that names SQLite or a development, testing or debug setting
-(`if settings.environment == "development":`).
+(`tests/`, `tests.py`, `test_*.py`, `*_test.py`, `conftest.py`) in a repository with Alembic
+revisions, including scripts left in the versions folder. Not reported:
+
+- a call inside an explicit "the database is empty" branch, or followed in the same function
+  by a `stamp` (Alembic's cookbook bootstrap of a fresh database: `create_all()` then
+  `command.stamp(cfg, "head")`);
+- a call after an `upgrade` in the same function (the migrations made every table first);
+- a call on a metadata the file makes itself (`class Base(DeclarativeBase)`,
+  `metadata = MetaData()`) in a module no `env.py` imports: a separate database or a scratch
+  table, not the schema the migrations own;
+- a call under a condition that names SQLite or a development, testing or debug setting
+  (`if settings.environment == "development":`).
 
 ## Why is this bad?
 
@@ -41,9 +48,83 @@ the database has no tables.
 "#,
 };
 
-fn report(file: FileId, facts: &PyFacts, out: &mut Vec<Diagnostic>) {
+/// What the rule knows beside the call: the file's text and display path, and the text of
+/// every `env.py`.
+struct Around<'a> {
+    text: &'a str,
+    display: &'a str,
+    env_texts: &'a [&'a str],
+}
+
+/// The first name of the receiver: `Base` in `Base.metadata.create_all`.
+fn receiver_root(call: &str) -> &str {
+    call.split('.').next().unwrap_or("").trim()
+}
+
+/// Whether `name` is a metadata this file makes itself (`class Base(DeclarativeBase)`,
+/// `Base = declarative_base()`, `metadata = MetaData()`), and no `env.py` imports this module:
+/// a separate database's schema (an undo log, an account store, a scratch table), not the one
+/// the migrations own.
+fn separate_metadata(name: &str, a: &Around) -> bool {
+    if name.is_empty() || name == "db" {
+        return false;
+    }
+    let compact: String = a.text.chars().filter(|c| !c.is_whitespace()).collect();
+    let defined = compact.contains(&format!("class{name}("))
+        || ["declarative_base(", "MetaData(", "registry("]
+            .iter()
+            .any(|f| {
+                compact.contains(&format!("{name}={f}"))
+                    || compact.contains(&format!("{name}=sa.{f}"))
+                    || compact.contains(&format!("{name}=sqlalchemy.{f}"))
+            });
+    if !defined {
+        return false;
+    }
+    // `careagents/models.py` is imported as `careagents.models` (or from its package).
+    let module: Vec<&str> = a
+        .display
+        .trim_end_matches(".py")
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != "." && *c != "src")
+        .collect();
+    let Some(stem) = module.last() else {
+        return false;
+    };
+    let dotted = module[module.len().saturating_sub(2)..].join(".");
+    !a.env_texts.iter().any(|env| {
+        env.contains(&dotted)
+            || env.contains(&format!("import {stem}"))
+            || env.contains(&format!("from {stem} "))
+            || env.contains(&format!("from .{stem} "))
+    })
+}
+
+fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) {
     for e in &facts.effects {
         if e.kind != EffectKind::CreateAll {
+            continue;
+        }
+        // In the same function (or both at module level, a setup script): an upgrade before
+        // it (the tables exist, `create_all` adds nothing), or a stamp after it (the cookbook
+        // bootstrap of a fresh database: `create_all()` then `stamp head`).
+        let same_function = |k: fn(&EffectKind) -> bool, after: bool| {
+            facts.effects.iter().any(|o| {
+                o.function == e.function
+                    && k(&o.kind)
+                    && if after {
+                        o.start > e.end
+                    } else {
+                        o.end < e.start
+                    }
+            })
+        };
+        if same_function(|k| matches!(k, EffectKind::Upgrade { .. }), false)
+            || same_function(|k| matches!(k, EffectKind::Stamp { .. }), true)
+        {
+            continue;
+        }
+        if separate_metadata(receiver_root(a.text.get(e.start..e.end).unwrap_or("")), a) {
             continue;
         }
         // The bootstrap shape, and a development-only database (SQLite, a dev/test setting).
@@ -81,8 +162,18 @@ impl Rule for CreateAllWithMigrations {
         if !has_revisions {
             return;
         }
+        let env_texts: Vec<&str> = cx
+            .projects
+            .iter()
+            .filter_map(|p| p.env_file.map(|f| cx.db.get(f).text.as_str()))
+            .collect();
+        let around = |file: FileId| Around {
+            text: &cx.db.get(file).text,
+            display: &cx.db.get(file).display,
+            env_texts: &env_texts,
+        };
         for app in &cx.deploy.apps {
-            report(app.file, &app.facts, out);
+            report(app.file, &app.facts, &around(app.file), out);
         }
         // Scripts that sit in a versions folder but are not revisions.
         for p in cx.projects {
@@ -92,7 +183,7 @@ impl Rule for CreateAllWithMigrations {
                 }
                 let text = &cx.db.get(m.file).text;
                 if pyapp::may_matter(text) {
-                    report(m.file, &pyapp::read(text), out);
+                    report(m.file, &pyapp::read(text), &around(m.file), out);
                 }
             }
         }
