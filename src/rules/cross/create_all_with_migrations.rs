@@ -91,13 +91,18 @@ fn separate_metadata(name: &str, a: &Around) -> bool {
     let Some(stem) = module.last() else {
         return false;
     };
-    let dotted = module[module.len().saturating_sub(2)..].join(".");
-    !a.env_texts.iter().any(|env| {
-        env.contains(&dotted)
-            || env.contains(&format!("import {stem}"))
-            || env.contains(&format!("from {stem} "))
-            || env.contains(&format!("from .{stem} "))
-    })
+    // A module in a package is named by its package too: `careagents.models` is not the
+    // `models` that `from models import db` imports.
+    let imported = |env: &str| match module.len() {
+        1 => env.contains(&format!("import {stem}")) || env.contains(&format!("from {stem} ")),
+        n => {
+            let parent = module[n - 2];
+            env.contains(&format!("{parent}.{stem}"))
+                || env.contains(&format!("from {parent} import {stem}"))
+                || env.contains(&format!("from .{stem} "))
+        }
+    };
+    !a.env_texts.iter().any(|env| imported(env))
 }
 
 fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) {
