@@ -332,6 +332,12 @@ fn verbose(result: &LintResult) {
             db.get(p.config.file()).display,
             p.files.len(),
         );
+        if let Some(t) = &p.template_location {
+            let _ = writeln!(
+                err,
+                "  script_location `{t}` is a template the application fills in: its revisions are not read"
+            );
+        }
     }
     let s = result.sql_stats;
     let _ = writeln!(

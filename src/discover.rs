@@ -168,7 +168,7 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             // Read together with the alembic.ini beside it.
             continue;
         }
-        if let Some(p) = load_config(c, opts, &mut d) {
+        if let Some(p) = load_config(c, opts, &env_pys, &mut d) {
             covered.extend(p.version_locations.iter().cloned());
             projects.push(p);
         }
@@ -720,7 +720,12 @@ fn plain_walk_error(err: &ignore::Error) -> String {
 
 /// Read a config file and build its project. `None` when the file is not an Alembic config
 /// (a `pyproject.toml` without `[tool.alembic]`, found while walking up).
-fn load_config(path: &Path, opts: &DiscoverOptions, d: &mut Discovered) -> Option<Project> {
+fn load_config(
+    path: &Path,
+    opts: &DiscoverOptions,
+    env_pys: &BTreeSet<PathBuf>,
+    d: &mut Discovered,
+) -> Option<Project> {
     let cwd = opts.cwd.as_path();
     let here = path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let is_pyproject = path.file_name().is_some_and(|n| n == "pyproject.toml");
@@ -786,7 +791,24 @@ fn load_config(path: &Path, opts: &DiscoverOptions, d: &mut Discovered) -> Optio
         }
         return None;
     };
-    let script_dir = resolve_location(&here, &script_location.0);
+    if location_candidates(&here, &script_location.0).is_empty() {
+        // A template the application fills in before running Alembic: nothing to guess.
+        project.template_location = Some(script_location.0.clone());
+        return Some(project);
+    }
+    let mut script_dir = resolve_location(&here, &script_location.0);
+    if !script_dir.is_dir() {
+        // A package that is not below the config (a monorepo's `pkg.name/pkg/name/alembic`):
+        // the folder of a walked env.py whose path ends with the resource.
+        if let Some(rel) = resource_path(&script_location.0) {
+            if let Some(env) = env_pys
+                .iter()
+                .find(|e| e.parent().is_some_and(|p| p.ends_with(&rel)))
+            {
+                script_dir = env.parent().unwrap_or(Path::new("/")).to_path_buf();
+            }
+        }
+    }
     if !script_dir.is_dir() {
         project.config_issues.push(ConfigIssue {
             span: script_location.1,
@@ -1100,27 +1122,80 @@ fn percent_format(s: &str, vars: &BTreeMap<String, String>) -> Result<String, St
 /// Alembic runs next to its config, which is how `alembic` is normally invoked.
 /// `package:folder` resource locations are looked up relative to the config too.
 fn resolve_location(here: &Path, loc: &str) -> PathBuf {
-    let loc = loc.trim();
-    let p = Path::new(loc);
-    if p.is_absolute() {
-        return normalize(p);
-    }
-    if let Some((pkg, res)) = loc.split_once(':') {
-        if !pkg.is_empty()
-            && pkg
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
-            let mut dir = here.to_path_buf();
-            for part in pkg.split('.') {
-                dir.push(part);
-            }
-            return normalize(&dir.join(res));
-        }
-    }
-    normalize(&here.join(p))
+    let candidates = location_candidates(here, loc);
+    candidates
+        .iter()
+        .find(|c| c.is_dir())
+        .or(candidates.first())
+        .cloned()
+        .unwrap_or_else(|| normalize(&here.join(loc.trim())))
 }
 
+/// Where a `script_location` or version location may be, in the order revlint tries them;
+/// the first that is a folder wins, and when none is, the first is reported.
+///
+/// Alembic resolves a relative path against the working directory it runs in, which revlint
+/// cannot see, so the candidates are the folders it is commonly run from: the config's own
+/// folder (`alembic` beside `alembic.ini`), then each parent up to the repository root
+/// (`alembic -c sub/alembic.ini` from the root, a Dockerfile `WORKDIR` above the config). An
+/// absolute path that is not in the repository is read as a path inside an image: its
+/// longest suffix that exists below the repository root or the config's folder
+/// (`/usr/src/app/migrations` with `COPY migrations migrations/`). `pkg.sub:res:more` is a
+/// package resource: the folder of package `pkg.sub`, looked for in the config's folder, its
+/// parents and their `src/`, then `res/more`. A template placeholder (`{alembic_dir}`) cannot
+/// be resolved: no candidate.
+pub fn location_candidates(here: &Path, loc: &str) -> Vec<PathBuf> {
+    let loc = loc.trim();
+    if loc.contains('{') && loc.contains('}') {
+        return Vec::new();
+    }
+    let mut bases: Vec<PathBuf> = ancestors_to_repo_root(here);
+    if bases.first().is_none_or(|b| b != here) {
+        bases.insert(0, here.to_path_buf());
+    }
+    let p = Path::new(loc);
+    if p.is_absolute() {
+        let mut out = vec![normalize(p)];
+        // A path into the repository (`%(here)s/…`) is what it says.
+        if bases.last().is_some_and(|r| p.starts_with(r)) {
+            return out;
+        }
+        let parts: Vec<&str> = loc.split('/').filter(|c| !c.is_empty()).collect();
+        let root = bases.last().cloned().unwrap_or_else(|| here.to_path_buf());
+        for k in 1..parts.len() {
+            let suffix = parts[k..].join("/");
+            for base in [&root, &here.to_path_buf()] {
+                out.push(normalize(&base.join(&suffix)));
+            }
+        }
+        return out;
+    }
+    if let Some(rel) = resource_path(loc) {
+        let mut out = Vec::new();
+        for base in &bases {
+            out.push(normalize(&base.join(&rel)));
+            out.push(normalize(&base.join("src").join(&rel)));
+        }
+        return out;
+    }
+    bases.iter().map(|b| normalize(&b.join(p))).collect()
+}
+
+/// `pkg.sub:res:more` as a relative path (`pkg/sub/res/more`), when it is a package
+/// resource: a dotted package name before the first `:`.
+fn resource_path(loc: &str) -> Option<PathBuf> {
+    let (pkg, res) = loc.trim().split_once(':')?;
+    let is_package = !pkg.is_empty()
+        && pkg
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.');
+    is_package.then(|| {
+        pkg.split('.')
+            .chain(res.split(':'))
+            .filter(|c| !c.is_empty())
+            .collect()
+    })
+}
 fn has_py_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|rd| {
         rd.flatten().any(|e| {
@@ -1449,5 +1524,11 @@ mod tests {
             PathBuf::from("/repo/myapp/db/migrations")
         );
         assert_eq!(resolve_location(here, "./a/../b"), PathBuf::from("/repo/b"));
+        // Several tokens after the package are path components.
+        assert_eq!(
+            location_candidates(here, "prefect:server:database:_migrations")[0],
+            PathBuf::from("/repo/prefect/server/database/_migrations")
+        );
+        assert!(location_candidates(here, "{alembic_dir}").is_empty());
     }
 }

@@ -79,6 +79,9 @@ pub struct Project {
     pub version_table: String,
     /// Which database the project migrates, from the evidence in the repository.
     pub dialect_facts: DialectFacts,
+    /// A `script_location` that is a template (`{alembic_dir}`) the application fills in:
+    /// revlint cannot know the folder, so it reads no revisions and reports nothing.
+    pub template_location: Option<String>,
 }
 
 impl Project {
@@ -99,6 +102,7 @@ impl Project {
             env_ops: Vec::new(),
             version_table: "alembic_version".to_string(),
             dialect_facts: DialectFacts::default(),
+            template_location: None,
         }
     }
 
