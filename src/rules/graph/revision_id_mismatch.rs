@@ -12,8 +12,11 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Compares the revision-like hex token at the start of a revision file's name with the
-`revision` the file declares. Names without such a token, and names that contain the
-declared id elsewhere (date-prefixed `file_template`s), are not checked.
+`revision` the file declares, and reports a mismatch when the name's id is one the project
+knows: another file declares it, or a `down_revision`/`depends_on` names it (the file was
+copied from that revision). Names without such a token, names that contain the declared id
+elsewhere (date-prefixed `file_template`s), and names whose id nothing knows (a typo Alembic
+ignores) are not reported.
 
 ## Why is this bad?
 
@@ -24,7 +27,7 @@ the copy often keeps a stale `down_revision` too.
 ## Example
 
 ```python
-# versions/4d5e6f7a8b9c_add_orders.py
+# versions/1c2d3e4f5a6b_add_orders.py, copied from 1c2d3e4f5a6b_create_users.py
 revision = "7e8f9a0b1c2d"
 ```
 
@@ -42,6 +45,18 @@ impl Rule for RevisionIdMismatch {
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for project in cx.projects {
+            // Ids the project knows: declared by a file or named by a reference. A file named
+            // for an id nobody declares or references is only misnamed; Alembic ignores names.
+            let known: std::collections::BTreeSet<&str> = project
+                .migrations()
+                .flat_map(|m| {
+                    m.revision
+                        .iter()
+                        .chain(&m.down_revisions)
+                        .chain(&m.depends_on)
+                        .map(|r| r.id.as_str())
+                })
+                .collect();
             for m in project.migrations() {
                 let (Some(rev), false) = (&m.revision, m.revision_from_filename) else {
                     continue;
@@ -57,7 +72,11 @@ impl Rule for RevisionIdMismatch {
                 let revision_like = is_lower_hex(token)
                     && (token.len() == 12 || token.len() == rev.id.len())
                     && token.bytes().any(|b| b.is_ascii_digit());
-                if !revision_like || token == rev.id || stem.contains(rev.id.as_str()) {
+                if !revision_like
+                    || token == rev.id
+                    || stem.contains(rev.id.as_str())
+                    || !known.contains(token)
+                {
                     continue;
                 }
                 let renamed = format!("{}{}", rev.id, &name[token.len()..]);
