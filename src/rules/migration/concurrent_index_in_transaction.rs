@@ -1,4 +1,4 @@
-use super::{abbreviate, bodies, postgresql_applies};
+use super::{abbreviate, autocommit_bind, bodies, postgresql_applies};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::operation::OpKind;
 use crate::parse::sql::{Action, Object};
@@ -67,6 +67,11 @@ impl Rule for ConcurrentIndexInTransaction {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for project in cx.projects {
             for m in project.migrations() {
+                // The revision opens its own `isolation_level="AUTOCOMMIT"` connection for
+                // this work (`bind.engine.connect().execution_options(...)`).
+                if autocommit_bind(&cx.db.get(m.file).text).is_some() {
+                    continue;
+                }
                 for (body, ops) in bodies(cx, m) {
                     // `op.execute("COMMIT")` ends Alembic's transaction; the driver does not
                     // notice, so what follows runs outside a transaction block (an old idiom

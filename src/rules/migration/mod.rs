@@ -62,3 +62,12 @@ pub(crate) fn bare_table(name: &str) -> String {
     last.trim_matches(|c| c == '"' || c == '`')
         .to_ascii_lowercase()
 }
+
+/// `isolation_level="AUTOCOMMIT"` in a file: the byte range of the value.
+pub(crate) fn autocommit_bind(text: &str) -> Option<(usize, usize)> {
+    let at = text.find("isolation_level")?;
+    let rest = &text[at..];
+    let line_end = rest.find('\n').unwrap_or(rest.len());
+    let v = rest[..line_end].find("AUTOCOMMIT")?;
+    Some((at + v, at + v + "AUTOCOMMIT".len()))
+}

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use super::{abbreviate, bare_table, bodies, postgresql_applies, source};
+use super::{abbreviate, autocommit_bind, bare_table, bodies, postgresql_applies, source};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::RevisionGraph;
 use crate::model::command::{CommandKind, Target};
@@ -428,15 +428,6 @@ fn stamp_backs(cx: &Context, g: &RevisionGraph) -> Vec<(BTreeSet<String>, Span, 
         }
     }
     out
-}
-
-/// `isolation_level="AUTOCOMMIT"` in a file: the byte range of the value.
-fn autocommit_bind(text: &str) -> Option<(usize, usize)> {
-    let at = text.find("isolation_level")?;
-    let rest = &text[at..];
-    let line_end = rest.find('\n').unwrap_or(rest.len());
-    let v = rest[..line_end].find("AUTOCOMMIT")?;
-    Some((at + v, at + v + "AUTOCOMMIT".len()))
 }
 
 /// Why a revision's DDL may run a second time or stop half-way, revision-wide.
