@@ -187,6 +187,9 @@ pub enum StackReason {
 #[derive(Debug, Clone)]
 pub struct ComposeFile {
     pub file: FileId,
+    /// Its name says it is for development or tests (`docker-compose-dev.yml`,
+    /// `compose.local.yaml`, `docker-compose.test.yml`): not how the project deploys.
+    pub dev: bool,
     pub services: Vec<Service>,
     pub stack: Option<StackReason>,
 }
@@ -233,6 +236,7 @@ impl ComposeFile {
         };
         ComposeFile {
             file,
+            dev: local,
             services,
             stack,
         }

@@ -50,6 +50,27 @@ impl Run {
         matches!(self.kind, CommandKind::Serve { .. })
     }
 
+    /// Runs the application's own long-running entry script (`python main.py`, `python -m
+    /// app`, `python bot.py`): what a service starts after migrating, and keeps running.
+    pub fn starts_an_app(&self) -> bool {
+        let CommandKind::RunScript { path, lang } = &self.kind else {
+            return false;
+        };
+        if *lang != crate::model::command::Lang::Python {
+            return false;
+        }
+        let stem = path
+            .trim_end_matches(".py")
+            .rsplit(['/', '.'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        matches!(
+            stem.as_str(),
+            "main" | "app" | "run" | "server" | "serve" | "bot" | "wsgi" | "asgi" | "__main__"
+        )
+    }
+
     /// Inside an explicit "the database is empty" branch (the redash bootstrap shape).
     pub fn in_empty_database_guard(&self) -> bool {
         self.guards
@@ -68,7 +89,8 @@ pub fn empty_database_check(text: &str, negated: bool) -> bool {
         || t.contains("fresh");
     let asks_exists = t.contains("alembic_version")
         || t.contains("has_table")
-        || t.contains("get_table_names")
+        || t.contains("table_names")
+        || t.contains("inspector.")
         || t.contains("table_exists")
         || t.contains("current_rev")
         || t.contains("current_heads")
@@ -1318,7 +1340,11 @@ impl DeployModel {
         let Some(m) = s.runs.iter().position(Run::migrates) else {
             return ServiceRole::Other;
         };
-        if s.runs[m..].iter().any(Run::serves) {
+        // The application itself migrates and then serves: its entry script (`run.py`) is the
+        // service's command and runs the migration from inside, or starts after it.
+        if s.runs[m..].iter().any(|r| r.serves() || r.starts_an_app())
+            || s.runs[..m].iter().any(Run::starts_an_app)
+        {
             ServiceRole::MigrateThenServe
         } else {
             ServiceRole::Migrate

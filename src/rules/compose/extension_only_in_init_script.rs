@@ -75,7 +75,9 @@ impl Rule for ExtensionOnlyInInitScript {
         }
         let mut reported: BTreeSet<(crate::source::Span, String)> = BTreeSet::new();
         for s in services(cx) {
-            if !s.svc.is_postgres_image() {
+            // A development compose file's database is a developer's: the deploy provisions
+            // its own.
+            if !s.svc.is_postgres_image() || s.file.dev {
                 continue;
             }
             let compose_dir = cx
