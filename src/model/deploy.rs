@@ -1322,6 +1322,40 @@ pub fn local_database(env: &[(String, String)], extra_text: &str) -> bool {
     }) || extra_text.to_ascii_lowercase().contains("sqlite:")
 }
 
+/// Whether a job starts its own database on the runner: `docker compose up` there (not on a
+/// remote host or context), or a local Kubernetes cluster (`kind create cluster`,
+/// `minikube start`, `k3d cluster create`, their setup actions). What the job migrates then
+/// lives and dies with the job: a test, not a deploy.
+fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
+    const CLUSTER_ACTIONS: [&str; 4] =
+        ["kind-action", "setup-kind", "setup-minikube", "k3d-action"];
+    j.steps.iter().any(|st| {
+        let remote =
+            st.env.iter().chain(&j.env).any(|(k, v)| {
+                (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
+            }) || st.uses.as_ref().is_some_and(|u| u.lower().contains("ssh"));
+        let action = st
+            .uses
+            .as_ref()
+            .is_some_and(|u| CLUSTER_ACTIONS.iter().any(|a| u.lower().contains(a)));
+        action
+            || st.run.as_ref().is_some_and(|(_, list)| {
+                list.commands.iter().any(|c| {
+                    let w: Vec<&str> = c.argv.iter().map(|w| w.text.as_str()).collect();
+                    let local_up = matches!(
+                        c.kind,
+                        CommandKind::Deploy(DeployKind::ComposeUp { remote: false, .. })
+                    ) && !remote
+                        && !c.wrappers.iter().any(|x| x == "ssh");
+                    local_up
+                        || w.starts_with(&["kind", "create", "cluster"])
+                        || w.starts_with(&["minikube", "start"])
+                        || w.starts_with(&["k3d", "cluster", "create"])
+                })
+            })
+    })
+}
+
 /// How a compose service uses migrations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceRole {
@@ -1358,7 +1392,16 @@ impl DeployModel {
             return false;
         };
         let j = &self.workflows[workflow].jobs[job];
-        if !j.db_services.is_empty() {
+        // A step that reaches another host deploys, whatever else the job starts locally.
+        let SurfaceKind::Step { step, .. } = s.kind else {
+            return false;
+        };
+        let remote = s.runs.iter().any(|r| r.over_ssh)
+            || j.steps[step]
+                .uses
+                .as_ref()
+                .is_some_and(|u| u.lower().contains("ssh"));
+        if !j.db_services.is_empty() || (!remote && throwaway_stack(j)) {
             return true;
         }
         local_database(&s.env, "") || s.runs.iter().any(|r| local_database(&r.env, ""))

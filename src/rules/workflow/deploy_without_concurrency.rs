@@ -1,4 +1,5 @@
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::deploy::{names_database, SurfaceKind};
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 
 pub struct DeployWithoutConcurrency;
@@ -16,8 +17,13 @@ Finds GitHub workflows triggered by `push`, `release`, `schedule`, `workflow_run
 `gcloud run deploy`, `aws ecs update-service`, a remote `docker compose up`) or migrates a
 real database (directly or through a repository script), when neither the workflow nor that
 job sets `concurrency`. A workflow that only `workflow_dispatch` starts is reported as a
-warning. `environment:` does not serialise runs; test jobs that migrate a `services:`
-container, a localhost server or SQLite are not deploys.
+warning. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
+database it reaches through a secret (`DATABASE_URL: ${{ secrets.PROD_DATABASE_URL }}`): two
+pull requests can migrate that real database at once. `environment:` does not serialise runs.
+Test jobs are not deploys: those that migrate a `services:` container, a localhost server or
+SQLite, or a stack the job starts on the runner itself (`docker compose up` without a remote
+host or context, `kind create cluster`, `minikube start`, `k3d cluster create`), unless the
+step reaches another host over SSH.
 
 ## Why is this bad?
 
@@ -48,6 +54,19 @@ concurrency:
 "#,
 };
 
+/// Whether a job's migrating step reaches its database through a secret
+/// (`DATABASE_URL: ${{ secrets.PROD_DATABASE_URL }}`): a real database, not a test one.
+fn secret_database(cx: &Context, workflow: usize, job: usize) -> bool {
+    cx.deploy.deploy_surfaces().any(|s| {
+        matches!(s.kind, SurfaceKind::Step { workflow: w, job: j, .. } if w == workflow && j == job)
+            && s.runs.iter().any(|r| r.migrates())
+            && s.env
+                .iter()
+                .chain(s.runs.iter().flat_map(|r| &r.env))
+                .any(|(k, v)| names_database(&[(k.clone(), v.clone())]) && v.contains("secrets."))
+    })
+}
+
 impl Rule for DeployWithoutConcurrency {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -60,7 +79,13 @@ impl Rule for DeployWithoutConcurrency {
             }
             let shared = wf.shared_trigger();
             let dispatch = wf.has_trigger("workflow_dispatch");
-            if shared.is_none() && !dispatch {
+            // A pull request's run that migrates a database addressed by a secret migrates a
+            // real one: two pull requests can do it at once.
+            let pull_request = wf
+                .triggers
+                .iter()
+                .find(|(t, _)| t == "pull_request" || t == "pull_request_target");
+            if shared.is_none() && !dispatch && pull_request.is_none() {
                 continue;
             }
             for dep in cx.deploy.deploying_jobs(wi) {
@@ -68,6 +93,13 @@ impl Rule for DeployWithoutConcurrency {
                 if job.concurrency.is_some() {
                     continue;
                 }
+                let by_pull_request = shared.is_none()
+                    && !dispatch
+                    && !(dep.migrates && secret_database(cx, wi, dep.job));
+                if by_pull_request {
+                    continue;
+                }
+                let shared = shared.or(pull_request.filter(|_| !dispatch));
                 let what = if dep.migrates { "migrates" } else { "deploys" };
                 let (trigger, trigger_span) = match shared {
                     Some((t, s)) => (t.as_str(), *s),
