@@ -453,7 +453,13 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
         });
     }
     // Calls revlint has no policy for are kept only for what they use or run.
-    ops.retain(|o| o.kind != OpKind::Other || !o.uses.is_empty() || !o.sql.is_empty());
+    // alembic_utils' `op.create_entity(...)` is kept: it may create an extension.
+    ops.retain(|o| {
+        o.kind != OpKind::Other
+            || !o.uses.is_empty()
+            || !o.sql.is_empty()
+            || matches!(o.method.as_str(), "create_entity" | "replace_entity")
+    });
     link_created_tables(&mut ops);
     ops
 }

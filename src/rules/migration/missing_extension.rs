@@ -20,7 +20,8 @@ static META: RuleMeta = RuleMeta {
 
 Finds revisions that use something a PostgreSQL extension provides when neither the revision
 itself (before the first use) nor any of its ancestors, following `down_revision` and
-`depends_on`, runs `CREATE EXTENSION` for it. Recognised: geoalchemy2 `Geometry`/`Geography`,
+`depends_on`, runs `CREATE EXTENSION` for it (in SQL, or alembic_utils'
+`op.create_entity(PGExtension(..., signature="citext"))`). Recognised: geoalchemy2 `Geometry`/`Geography`,
 `ST_*` functions and `spatial_index` (postgis); `Raster` (postgis_raster); pgvector
 `Vector`/`VECTOR`, `vector_*_ops`, `ivfflat`/`hnsw` (vector); `CITEXT` (citext); `HSTORE`
 (hstore); `LtreeType`/`LTREE` (ltree); `uuid_generate_v4()`/`v1()` (uuid-ossp); `crypt()`,
@@ -118,14 +119,47 @@ fn availability(
     )
 }
 
-/// Extensions a revision's upgrade creates, each with the operation index that creates it.
-fn creations(m: &Migration) -> Vec<(String, usize, Span)> {
+/// Extensions a revision's upgrade creates, each with the operation index that creates it:
+/// `CREATE EXTENSION` in SQL, and alembic_utils' `op.create_entity(...)` of a
+/// `PGExtension(schema=..., signature="citext")` declared in the file.
+fn creations(m: &Migration, text: &str) -> Vec<(String, usize, Span)> {
     let mut out = Vec::new();
+    let declared = pg_extension_entities(text);
     for (i, op) in m.upgrade_ops.iter().enumerate() {
         for (name, span) in op.creates_extensions() {
             for p in provided_by(&name) {
                 out.push((p, i, span));
             }
+        }
+        if matches!(op.method.as_str(), "create_entity" | "replace_entity") {
+            for name in &declared {
+                for p in provided_by(name) {
+                    out.push((p, i, op.span));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `signature` of each `PGExtension(...)` in a file, lower-cased.
+fn pg_extension_entities(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (at, _) in text.match_indices("PGExtension(") {
+        let rest = &text[at..];
+        let call = &rest[..rest.find(')').unwrap_or(rest.len()).min(400)];
+        let Some(k) = call.find("signature") else {
+            continue;
+        };
+        let after = call[k + "signature".len()..].trim_start();
+        let Some(v) = after.strip_prefix('=').map(str::trim_start) else {
+            continue;
+        };
+        let Some(q) = v.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        if let Some(end) = v[1..].find(q) {
+            out.push(v[1..1 + end].to_ascii_lowercase());
         }
     }
     out
@@ -153,8 +187,11 @@ impl Rule for MissingExtension {
                     provisioned.extend(provided_by(&name));
                 }
             }
-            let per_node: Vec<Vec<(String, usize, Span)>> =
-                g.nodes.iter().map(|n| creations(n.migration)).collect();
+            let per_node: Vec<Vec<(String, usize, Span)>> = g
+                .nodes
+                .iter()
+                .map(|n| creations(n.migration, &cx.db.get(n.migration.file).text))
+                .collect();
             if !g
                 .nodes
                 .iter()
