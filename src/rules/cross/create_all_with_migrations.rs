@@ -18,14 +18,14 @@ Finds `<Base>.metadata.create_all(...)` and Flask-SQLAlchemy `db.create_all()` o
 revisions, including scripts left in the versions folder. Not reported:
 
 - a call inside an explicit "the database is empty" branch, or followed in the same function
-  by a `stamp` (Alembic's cookbook bootstrap of a fresh database: `create_all()` then
-  `command.stamp(cfg, "head")`);
+  by a `stamp`, directly or through a helper of the same file (Alembic's cookbook bootstrap
+  of a fresh database: `create_all()` then `command.stamp(cfg, "head")`);
 - a call after an `upgrade` in the same function (the migrations made every table first);
 - a call on a metadata the file makes itself (`class Base(DeclarativeBase)`,
   `metadata = MetaData()`) in a module no `env.py` imports: a separate database or a scratch
   table, not the schema the migrations own;
 - a call under a condition that names SQLite or a development, testing or debug setting
-  (`if settings.environment == "development":`).
+  (`if settings.environment == "development":`, `== "dev"`).
 
 ## Why is this bad?
 
@@ -124,8 +124,21 @@ fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) 
                     }
             })
         };
+        // The stamp may sit in a helper of the same file (`version_schema()` that calls
+        // `command.stamp`), called from the function that creates the tables.
+        let stamps_through_helper = e.function.is_some_and(|f| {
+            facts.functions[f].refs.iter().any(|name| {
+                facts.function(name).is_some_and(|h| {
+                    h != f
+                        && facts.effects.iter().any(|o| {
+                            o.function == Some(h) && matches!(o.kind, EffectKind::Stamp { .. })
+                        })
+                })
+            })
+        });
         if same_function(|k| matches!(k, EffectKind::Upgrade { .. }), false)
             || same_function(|k| matches!(k, EffectKind::Stamp { .. }), true)
+            || stamps_through_helper
         {
             continue;
         }
@@ -137,9 +150,11 @@ fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) 
             let t = g.text.to_ascii_lowercase();
             empty_database_check(&g.text, g.negated)
                 || (!g.negated
-                    && ["sqlite", "development", "testing", "debug"]
+                    && (["sqlite", "development", "testing", "debug"]
                         .iter()
-                        .any(|w| t.contains(w)))
+                        .any(|w| t.contains(w))
+                        || t.split(|c: char| !c.is_ascii_alphanumeric())
+                            .any(|w| w == "dev")))
         }) {
             continue;
         }
