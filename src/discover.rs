@@ -168,7 +168,7 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
             // Read together with the alembic.ini beside it.
             continue;
         }
-        if let Some(p) = load_config(c, opts, &env_pys, &mut d) {
+        if let Some(p) = load_config(c, opts, &env_pys, &scripts, &mut d) {
             covered.extend(p.version_locations.iter().cloned());
             projects.push(p);
         }
@@ -724,6 +724,7 @@ fn load_config(
     path: &Path,
     opts: &DiscoverOptions,
     env_pys: &BTreeSet<PathBuf>,
+    scripts: &BTreeSet<PathBuf>,
     d: &mut Discovered,
 ) -> Option<Project> {
     let cwd = opts.cwd.as_path();
@@ -781,7 +782,9 @@ fn load_config(
         ));
     }
     let Some(script_location) = settings.script_location.clone() else {
-        if !is_pyproject {
+        // An ini the application loads and completes in code
+        // (`cfg.set_main_option("script_location", ...)`) is not run as it is.
+        if !is_pyproject && !code_sets_script_location(scripts) {
             project.config_issues.push(ConfigIssue {
                 span: Span::file_start(config_id),
                 message: "no `script_location` in the [alembic] section: every Alembic command fails with \"No 'script_location' key found in configuration\"".into(),
@@ -1179,6 +1182,27 @@ pub fn location_candidates(here: &Path, loc: &str) -> Vec<PathBuf> {
         return out;
     }
     bases.iter().map(|b| normalize(&b.join(p))).collect()
+}
+
+/// Whether some Python file of the repository sets `script_location` itself
+/// (`Config.set_main_option("script_location", ...)`). Read only for a config without one;
+/// files over 1 MB are passed over, and the search stops at the first hit.
+fn code_sets_script_location(scripts: &BTreeSet<PathBuf>) -> bool {
+    scripts
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1_048_576))
+        .any(|p| {
+            read_raw(p).is_ok_and(|t| {
+                t.match_indices("set_main_option(").any(|(i, _)| {
+                    t[i..]
+                        .chars()
+                        .take(80)
+                        .collect::<String>()
+                        .contains("script_location")
+                })
+            })
+        })
 }
 
 /// `pkg.sub:res:more` as a relative path (`pkg/sub/res/more`), when it is a package
