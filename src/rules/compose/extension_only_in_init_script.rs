@@ -115,7 +115,7 @@ impl Rule for ExtensionOnlyInInitScript {
                                     Diagnostic::new(
                                         RuleId::ExtensionOnlyInInitScript,
                                         format!(
-                                            "extension `{name}` is created only by an init script of service `{}`, which runs only on an empty data directory; no revision creates it",
+                                            "extension `{name}` comes only from an init script of `{}`, which runs on an empty data directory only",
                                             s.svc.name
                                         ),
                                     )

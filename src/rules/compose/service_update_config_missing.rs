@@ -57,7 +57,7 @@ impl Rule for ServiceUpdateConfigMissing {
                 Diagnostic::new(
                     RuleId::ServiceUpdateConfigMissing,
                     format!(
-                        "service `{}` in a stack-deployed file has no `deploy.update_config`: its rollout order and timing are swarm's defaults",
+                        "service `{}` of a stack has no `deploy.update_config`: its rollout is swarm's default, unreviewed",
                         s.svc.name
                     ),
                 )

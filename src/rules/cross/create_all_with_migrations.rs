@@ -161,7 +161,7 @@ fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) 
         out.push(
             Diagnostic::new(
                 RuleId::CreateAllWithMigrations,
-                "`create_all()` creates tables outside Alembic in a project that has migrations: the next revision that creates one fails with \"already exists\"",
+                "`create_all()` creates tables behind Alembic's back: a revision that creates one then fails with \"already exists\"",
             )
             .primary(Span::new(file, e.start, e.end), "creates the schema behind Alembic's back")
             .help("let migrations own the schema: remove the call and run `alembic upgrade head`; bootstrap an empty database only inside an explicit emptiness check, followed by `alembic stamp head`"),

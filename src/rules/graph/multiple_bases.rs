@@ -64,12 +64,12 @@ impl Rule for MultipleBases {
             let mut d = Diagnostic::new(
                 RuleId::MultipleBases,
                 format!(
-                    "{} revisions start the history (no `down_revision`): {}; without branch labels this is rarely intended, and `upgrade` applies the histories in an undefined order",
+                    "{} revisions start the history without branch labels: `upgrade` applies them in no set order",
                     bases.len(),
-                    join_and(&list)
                 ),
             )
-            .help("point the accidental base's `down_revision` at the revision it follows, or give each base its own `branch_labels` if the separate histories are intended");
+            .help("point the accidental base's `down_revision` at the revision it follows, or give each base its own `branch_labels` if the separate histories are intended")
+            .note(format!("the bases: {}", join_and(&list)));
             for &b in &bases {
                 let m = g.nodes[b].migration;
                 let span = m

@@ -289,7 +289,7 @@ impl Rule for MissingExtension {
                         let mut d = Diagnostic::new(
                             RuleId::MissingExtension,
                             format!(
-                                "revision `{id}` uses {} from the `{ext}` extension, but neither it nor any revision it descends from runs `CREATE EXTENSION {quoted}`",
+                                "{} needs the `{ext}` extension, and no revision up to `{id}` runs `CREATE EXTENSION {quoted}`",
                                 u.what
                             ),
                         )

@@ -70,7 +70,7 @@ fn check_sql(tables: &[String], text: &SqlText, who: &str, out: &mut Vec<Diagnos
             out.push(edit(
                 text.statement_span(st),
                 format!(
-                    "{who} {v} `{t}` (`{}`), Alembic's record of which revisions ran: the record and the schema drift apart and the next upgrade re-runs or skips migrations",
+                    "{who} {v} `{t}` (`{}`): Alembic's record of applied revisions drifts from the schema",
                     abbreviate(&text.statement_text(st), 70)
                 ),
             ));
@@ -95,7 +95,7 @@ fn check_ops(tables: &[String], ops: &[Operation], who: &str, out: &mut Vec<Diag
             out.push(edit(
                 op.callee_span,
                 format!(
-                    "{who} drops `{}`, Alembic's record of which revisions ran: the record and the schema drift apart and the next upgrade re-runs or skips migrations",
+                    "{who} drops `{}`: Alembic's record of applied revisions drifts from the schema",
                     op.table.as_deref().unwrap_or_default()
                 ),
             ));

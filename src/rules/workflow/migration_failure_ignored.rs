@@ -63,7 +63,7 @@ impl Rule for MigrationFailureIgnored {
                     out.push(d.help(format!("remove `{how}` and let the deploy fail")));
                 } else if run.unchecked_errexit_off {
                     let d = at_command(
-                        new("the migration runs after `set +e` and nothing checks its exit status: a failed migration does not stop the deploy"),
+                        new("a failed migration does not stop this script: it runs after `set +e` and nothing checks its status"),
                         run,
                         "its failure is not checked",
                     );
@@ -72,7 +72,7 @@ impl Rule for MigrationFailureIgnored {
                     ));
                 } else if run.unchecked_no_errexit {
                     let d = at_command(
-                        new("the migration runs in a shell without `set -e` and the next command runs whatever its exit status: a failed migration does not stop the deploy"),
+                        new("a failed migration does not stop this script: there is no `set -e`, and the next command runs anyway"),
                         run,
                         "nothing checks its exit status",
                     );
