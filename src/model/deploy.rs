@@ -543,7 +543,8 @@ pub fn build(
                 span: svc.key,
                 runs,
                 env,
-                test: false,
+                // A development compose file starts a developer's stack, not a deploy.
+                test: c.dev,
             });
         }
         m.compose.push(c);
@@ -554,7 +555,7 @@ pub fn build(
     }
     let tests: Vec<bool> = m.surfaces.iter().map(|s| m.test_database(s)).collect();
     for (s, t) in m.surfaces.iter_mut().zip(tests) {
-        s.test = t;
+        s.test |= t;
     }
     // A workflow job is a deploy surface when it deploys or migrates a real database.
     let deploying: BTreeSet<(usize, usize)> = (0..m.workflows.len())
