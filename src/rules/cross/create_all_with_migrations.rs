@@ -25,7 +25,8 @@ revisions, including scripts left in the versions folder. Not reported:
   `metadata = MetaData()`) in a module no `env.py` imports: a separate database or a scratch
   table, not the schema the migrations own;
 - a call under a condition that names SQLite or a development, testing or debug setting
-  (`if settings.environment == "development":`, `== "dev"`).
+  (`if settings.environment == "development":`, `== "dev"`), or in a function whose docstring
+  or comments say it is for tests or development only.
 
 ## Why is this bad?
 
@@ -55,6 +56,18 @@ struct Around<'a> {
     display: &'a str,
     env_texts: &'a [&'a str],
 }
+
+/// What a function's docstring or comments say when it is not for production.
+const DEV_ONLY: [&str; 8] = [
+    "only for test",
+    "used only for tests",
+    "for testing only",
+    "testing only",
+    "development only",
+    "dev only",
+    "only for development",
+    "only in development",
+];
 
 /// The first name of the receiver: `Base` in `Base.metadata.create_all`.
 fn receiver_root(call: &str) -> &str {
@@ -144,6 +157,17 @@ fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) 
         }
         if separate_metadata(receiver_root(a.text.get(e.start..e.end).unwrap_or("")), a) {
             continue;
+        }
+        // A function whose docstring or comments say it is for tests or development only.
+        if let Some(f) = e.function {
+            let head = a
+                .text
+                .get(facts.functions[f].name_start..e.start)
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if DEV_ONLY.iter().any(|p| head.contains(p)) {
+                continue;
+            }
         }
         // The bootstrap shape, and a development-only database (SQLite, a dev/test setting).
         if e.guards.iter().any(|g| {
