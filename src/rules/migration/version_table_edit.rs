@@ -134,10 +134,41 @@ impl Rule for VersionTableEdit {
         all_tables.sort();
         all_tables.dedup();
         for s in cx.scripts {
-            check_ops(&all_tables, &s.ops, "this script", out);
+            let mut found = Vec::new();
+            check_ops(&all_tables, &s.ops, "this script", &mut found);
             for text in &s.sql {
-                check_sql(&all_tables, text, "this script", out);
+                check_sql(&all_tables, text, "this script", &mut found);
             }
+            let text = &cx.db.get(s.file).text;
+            found.retain(|d| {
+                d.main_span()
+                    .is_none_or(|sp| !refuses_production(text, sp.start as usize))
+            });
+            out.extend(found);
         }
     }
+}
+
+/// Whether the function around `at` refuses to run in production before it gets there (a
+/// dev-only `db drop` command: `if config == ProductionConfig: ... return`).
+fn refuses_production(text: &str, at: usize) -> bool {
+    let before = &text[..at.min(text.len())];
+    let Some(def) = before.rfind("def ") else {
+        return false;
+    };
+    let body = before[def..].to_ascii_lowercase();
+    let mut lines = body.lines().map(str::trim_start);
+    lines.any(|l| l.starts_with("if ") && l.contains("production"))
+        && lines.any(|l| {
+            [
+                "return",
+                "abort(",
+                "exit(",
+                "sys.exit(",
+                "raise ",
+                "ctx.exit(",
+            ]
+            .iter()
+            .any(|w| l.starts_with(w))
+        })
 }
