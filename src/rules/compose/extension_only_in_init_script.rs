@@ -88,7 +88,12 @@ impl Rule for ExtensionOnlyInInitScript {
                 .unwrap_or(Path::new("/"))
                 .to_path_buf();
             for v in &s.svc.volumes {
-                if !v.target.starts_with("/docker-entrypoint-initdb.d") {
+                // An init script kept with the local development setup (`./local-dev/...`).
+                let dev_source = v
+                    .source
+                    .split(['/', '-', '_', '.'])
+                    .any(|w| matches!(w, "dev" | "development"));
+                if !v.target.starts_with("/docker-entrypoint-initdb.d") || dev_source {
                     continue;
                 }
                 if !(v.source.starts_with('.') || v.source.starts_with('/')) {
