@@ -453,6 +453,8 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
         && (lower.starts_with("docker-compose")
             || lower.starts_with("compose")
             || lower.contains("stack"))
+        // `docker-compose.template.yml`: the input of a generator, not a compose file.
+        && !lower.split(['.', '-', '_']).any(|w| w == "template" || w == "tmpl")
     {
         inputs.compose.push(path.to_path_buf());
     } else if lower == "dockerfile"
