@@ -347,24 +347,43 @@ fn dependency_files(here: &Path) -> Vec<PathBuf> {
     for dir in ancestors_to_repo_root(here) {
         out.push(dir.join("pyproject.toml"));
         out.push(dir.join("setup.py"));
-        let mut reqs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        out.extend(requirement_files(&dir).into_iter().filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.contains("test") && !n.contains("dev"))
+        }));
+    }
+    out
+}
+
+/// `requirements*.txt`/`.in` in `dir` and the files of a `requirements/` folder, sorted.
+fn requirement_files(dir: &Path) -> Vec<PathBuf> {
+    let list = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
             .into_iter()
             .flatten()
             .flatten()
             .map(|e| e.path())
-            .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with("requirements")
-                        && (n.ends_with(".txt") || n.ends_with(".in"))
-                        && !n.contains("test")
-                        && !n.contains("dev")
-                })
+            .collect()
+    };
+    let mut reqs: Vec<PathBuf> = list(dir)
+        .into_iter()
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("requirements") && (n.ends_with(".txt") || n.ends_with(".in"))
             })
-            .collect();
-        reqs.sort();
-        out.extend(reqs);
+        })
+        .collect();
+    let sub = dir.join("requirements");
+    if sub.is_dir() {
+        reqs.extend(
+            list(&sub)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "in")),
+        );
     }
-    out
+    reqs.sort();
+    reqs
 }
 
 /// Largest compose/workflow file revlint loads: real ones are kilobytes; a bigger file is
@@ -561,31 +580,9 @@ fn find_pin(here: &Path, cwd: &Path) -> Option<AlembicPin> {
             (dir.join("Pipfile.lock"), pin::from_pipfile_lock),
             (dir.join("pyproject.toml"), pin::from_pyproject),
         ];
-        let mut reqs: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with("requirements") && (n.ends_with(".txt") || n.ends_with(".in"))
-                })
-            })
-            .collect();
-        let sub = dir.join("requirements");
-        if sub.is_dir() {
-            reqs.extend(
-                std::fs::read_dir(&sub)
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|e| e == "txt" || e == "in")),
-            );
-        }
-        reqs.sort();
         candidates.extend(
-            reqs.into_iter()
+            requirement_files(&dir)
+                .into_iter()
                 .map(|r| (r, pin::from_requirements as Reader)),
         );
         for (path, reader) in candidates {
