@@ -252,10 +252,18 @@ fn dialect_facts(
     if let Some(id) = p.env_file {
         evidence.extend(url_evidence(db, id, 1, "a URL in env.py"));
     }
-    // 2. The deploy configuration: compose files and `.env` files, outside test suites.
+    // 2. The deploy configuration: compose files and `.env` files, outside test suites and
+    // documentation (`docs/install/compose.yaml` shows one way to run it, not the deploy).
     for c in &deploy.compose {
         let path = db.get(c.file).path.clone();
-        if is_test_path(path.strip_prefix(root).unwrap_or(&path)) || is_test_name(&path) {
+        let below = path.strip_prefix(root).unwrap_or(&path);
+        let in_docs = below.components().any(|c| {
+            matches!(
+                c.as_os_str().to_str(),
+                Some("docs" | "doc" | "examples" | "example")
+            )
+        });
+        if is_test_path(below) || is_test_name(&path) || in_docs {
             continue;
         }
         evidence.extend(url_evidence(
@@ -1141,8 +1149,8 @@ fn resolve_location(here: &Path, loc: &str) -> PathBuf {
 /// folder (`alembic` beside `alembic.ini`), then each parent up to the repository root
 /// (`alembic -c sub/alembic.ini` from the root, a Dockerfile `WORKDIR` above the config). An
 /// absolute path that is not in the repository is read as a path inside an image: its
-/// longest suffix that exists below the repository root or the config's folder
-/// (`/usr/src/app/migrations` with `COPY migrations migrations/`). `pkg.sub:res:more` is a
+/// longest suffix that exists below the repository root, or below a folder between it and
+/// the config's (`/usr/src/app/migrations` with `COPY migrations migrations/`). `pkg.sub:res:more` is a
 /// package resource: the folder of package `pkg.sub`, looked for in the config's folder, its
 /// parents and their `src/`, then `res/more`. A template placeholder (`{alembic_dir}`) cannot
 /// be resolved: no candidate.
@@ -1163,10 +1171,11 @@ pub fn location_candidates(here: &Path, loc: &str) -> Vec<PathBuf> {
             return out;
         }
         let parts: Vec<&str> = loc.split('/').filter(|c| !c.is_empty()).collect();
-        let root = bases.last().cloned().unwrap_or_else(|| here.to_path_buf());
+        // The image's folder may be any folder from the config's up to the repository root
+        // (`COPY ./api /app` makes `/app/x` the repository's `api/x`).
         for k in 1..parts.len() {
             let suffix = parts[k..].join("/");
-            for base in [&root, &here.to_path_buf()] {
+            for base in bases.iter().rev() {
                 out.push(normalize(&base.join(&suffix)));
             }
         }

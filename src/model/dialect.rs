@@ -9,7 +9,8 @@
 //!    takes it as it is (`engine_from_config`, `get_main_option`), and URL literals in
 //!    `env.py` itself (a default in `os.getenv("DATABASE_URL", "mysql://…")`);
 //! 2. the deploy configuration: URLs in compose files and `.env` files, and the image of a
-//!    compose database service (`mysql:8`, `mariadb`, `postgres:16`, `postgis/postgis`);
+//!    compose database service (`mysql:8`, `mariadb`, `postgres:16`, `postgis/postgis`),
+//!    outside test suites, documentation and examples;
 //! 3. the driver in the dependencies (`pymysql`, `mysqlclient`, `asyncpg`, `psycopg`, …).
 //!
 //! Alembic's placeholder `driver://user:pass@localhost/dbname` is no evidence, and neither

@@ -43,7 +43,8 @@ deploys migrating at once do not change that: the second one blocks, then fails.
      replaces it: `set_main_option("sqlalchemy.url", …)`, `create_engine(settings.…)`), and URL
      literals in `env.py`;
   2. the deploy configuration: URLs in compose and `.env` files, and the image of a compose
-     database service (`mysql:8`, `mariadb`, `postgres`); test and CI compose files are skipped;
+     database service (`mysql:8`, `mariadb`, `postgres`); test and CI compose files, and
+     those in documentation or example folders, are skipped;
   3. the driver in `pyproject.toml`, `setup.py` or `requirements*.txt` (`pymysql`,
      `mysqlclient`, `psycopg2`, `asyncpg`, …).
 
