@@ -752,7 +752,22 @@ impl Builder<'_> {
                 // A sourced script runs in this shell: under this shell's `set -e`.
                 let inherits_errexit =
                     matches!(c.kind, CommandKind::Source { .. }) && c.errexit && !c.errexit_off;
+                // `setup.sh install-deps`: the script's first argument, when it is a literal,
+                // picks one arm of a `case "$1" in` and the other arms do not run.
+                let first_arg = c
+                    .argv
+                    .iter()
+                    .position(|w| concrete(&w.text) == Some(path.clone()))
+                    .and_then(|at| c.argv.get(at + 1))
+                    .map(|w| w.text.clone())
+                    .filter(|a| !a.contains('$') && !a.starts_with('-'));
                 for mut r in self.script(&path, lang, base) {
+                    if let Some(arg) = &first_arg {
+                        let text = &self.db.get(r.span.file).text;
+                        if lang == Lang::Shell && !case_arm_runs(text, r.span.start as usize, arg) {
+                            continue;
+                        }
+                    }
                     let mut v = chain.clone();
                     v.extend(r.via.iter().copied());
                     r.via = v;
@@ -1536,6 +1551,44 @@ fn rendered_from(text: &str, target: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// Whether the command at `at` runs when the script's first argument is `arg`: false when it
+/// sits in an arm of `case "$1" in` (or `$1`, `${1}`) whose patterns do not match `arg`.
+fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
+    let before = &text[..at.min(text.len())];
+    // The innermost `case` on the first argument that opens before `at` and is still open.
+    let mut search = before.len();
+    while let Some(k) = before[..search].rfind("case ") {
+        search = k;
+        let head: String = before[k + 5..].chars().take_while(|c| *c != '\n').collect();
+        let subject = head.split_whitespace().next().unwrap_or("");
+        let subject = subject.trim_matches('"');
+        let on_first =
+            (subject == "$1" || subject.starts_with("${1}") || subject.starts_with("${1:"))
+                && head.split_whitespace().nth(1) == Some("in");
+        let closed = before[k..]
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .any(|w| w == "esac");
+        if !on_first || closed {
+            continue;
+        }
+        // The arm: its patterns sit between the last `;;` (or `in`) and the `)` before `at`.
+        let arms = &before[k..];
+        let start = arms
+            .rfind(";;")
+            .map(|i| i + 2)
+            .unwrap_or_else(|| arms.find(" in").map(|i| i + 3).unwrap_or(0));
+        let Some(close) = arms[start..].find(')') else {
+            return true;
+        };
+        let patterns = arms[start..start + close].trim();
+        return patterns.split('|').any(|p| {
+            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
+            p == "*" || p == arg || (p.ends_with('*') && arg.starts_with(&p[..p.len() - 1]))
+        });
+    }
+    true
 }
 
 /// Whether the shell text between two commands leaves a `case` arm for another one: a `;;`

@@ -14,7 +14,9 @@ static META: RuleMeta = RuleMeta {
 
 Finds Dockerfile `RUN` instructions that run a migration (directly or through a repository
 script), unless the database is a local SQLite file (`sqlite:` in the command or in an `ENV`).
-`CMD` and `ENTRYPOINT` run when the container starts and are not reported here.
+`CMD` and `ENTRYPOINT` run when the container starts and are not reported here. A script
+run with a literal first argument (`RUN ./setup.sh install-deps`) runs only the matching arm
+of its `case "$1" in`: a migration in another arm is not reported.
 
 ## Why is this bad?
 
