@@ -405,3 +405,42 @@ fn comment_only_dockerfile_and_self_sourcing_script() {
         vec!["migration-failure-ignored docker/entrypoint.sh:4".to_string()]
     );
 }
+
+/// Deploy scripts made of thousands of redirects and `case` arms: the stack-rendering and
+/// case-arm readers look back a bounded way, so a hostile script is read in linear time (a
+/// quadratic reader would not finish), and what it says is still found.
+#[test]
+fn scripts_of_many_redirects_and_case_arms() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join(".git")).unwrap();
+    common::alembic_skeleton(d);
+    // 40,000 redirects to the file the stack deploy takes, none after a `compose config`.
+    let mut deploy = String::from("#!/bin/sh\nset -e\n");
+    for i in 0..40_000 {
+        deploy.push_str(&format!("echo line{i} > docker-stack.yml\n"));
+    }
+    deploy.push_str("docker stack deploy -c docker-stack.yml app\n");
+    fs::write(d.join("deploy.sh"), deploy).unwrap();
+    // 5,000 `case "$1"` blocks; the image build picks the arm that migrates in the last one.
+    let mut setup = String::from("#!/bin/sh\nset -e\n");
+    for i in 0..5_000 {
+        setup.push_str(&format!(
+            "case \"$1\" in\n  step{i}) echo {i} ;;\n  *) true ;;\nesac\n"
+        ));
+    }
+    setup.push_str("case \"$1\" in\n  migrate) alembic upgrade head ;;\nesac\n");
+    fs::write(d.join("setup.sh"), setup).unwrap();
+    fs::write(
+        d.join("Dockerfile"),
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nRUN ./setup.sh migrate\n",
+    )
+    .unwrap();
+    let r = common::lint_dir(d, Some(&[RuleId::MigrationInImageBuild]));
+    assert_eq!(
+        rules(&r),
+        [RuleId::MigrationInImageBuild],
+        "{:?}",
+        common::finding_lines(&r)
+    );
+}

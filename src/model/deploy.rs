@@ -1537,8 +1537,13 @@ fn rendered_from(text: &str, target: &str) -> Vec<String> {
         if word.trim_matches(['"', '\'']) != target {
             continue;
         }
-        // The command before the redirect, across `\` continuations and pipes.
-        let start = text[..at].rfind("compose").map_or(at, |i| i);
+        // The command before the redirect, across `\` continuations and pipes (looked for in
+        // the 4 KB before it, so that a file of redirects stays linear).
+        let window = at.saturating_sub(4096);
+        let window = (window..=at)
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(at);
+        let start = text[window..at].rfind("compose").map_or(at, |i| window + i);
         let cmd = text[start..at].replace("\\\n", " ");
         if !cmd.split_whitespace().any(|w| w == "config") {
             continue;
@@ -1557,9 +1562,15 @@ fn rendered_from(text: &str, target: &str) -> Vec<String> {
 /// sits in an arm of `case "$1" in` (or `$1`, `${1}`) whose patterns do not match `arg`.
 fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
     let before = &text[..at.min(text.len())];
-    // The innermost `case` on the first argument that opens before `at` and is still open.
+    // The innermost `case` on the first argument that opens before `at` and is still open,
+    // among the last 64 `case`s: a bound, so that a script of thousands of arms stays linear.
     let mut search = before.len();
+    let mut looked = 0;
     while let Some(k) = before[..search].rfind("case ") {
+        looked += 1;
+        if looked > 64 {
+            break;
+        }
         search = k;
         let head: String = before[k + 5..].chars().take_while(|c| *c != '\n').collect();
         let subject = head.split_whitespace().next().unwrap_or("");

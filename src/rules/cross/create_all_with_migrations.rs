@@ -55,6 +55,8 @@ struct Around<'a> {
     text: &'a str,
     display: &'a str,
     env_texts: &'a [&'a str],
+    /// `text` without whitespace, made once per file when first needed.
+    compact: std::cell::OnceCell<String>,
 }
 
 /// What a function's docstring or comments say when it is not for production.
@@ -82,7 +84,9 @@ fn separate_metadata(name: &str, a: &Around) -> bool {
     if name.is_empty() || name == "db" {
         return false;
     }
-    let compact: String = a.text.chars().filter(|c| !c.is_whitespace()).collect();
+    let compact = a
+        .compact
+        .get_or_init(|| a.text.chars().filter(|c| !c.is_whitespace()).collect());
     let defined = compact.contains(&format!("class{name}("))
         || ["declarative_base(", "MetaData(", "registry("]
             .iter()
@@ -215,6 +219,7 @@ impl Rule for CreateAllWithMigrations {
             text: &cx.db.get(file).text,
             display: &cx.db.get(file).display,
             env_texts: &env_texts,
+            compact: std::cell::OnceCell::new(),
         };
         for app in &cx.deploy.apps {
             report(app.file, &app.facts, &around(app.file), out);
