@@ -1,4 +1,4 @@
-use super::{abbreviate, autocommit_bind, bodies, postgresql_applies};
+use super::{abbreviate, autocommit_bind, bodies, postgresql_applies, transaction_control};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::operation::OpKind;
 use crate::parse::sql::{Action, Object};
@@ -83,21 +83,9 @@ impl Rule for ConcurrentIndexInTransaction {
                             .sql
                             .iter()
                             .flat_map(|t| {
-                                t.statements.iter().map(move |st| {
-                                    t.text[st.start..st.end].trim_start().to_ascii_uppercase()
-                                })
+                                t.statements.iter().map(move |st| &t.text[st.start..st.end])
                             })
-                            .filter_map(|w| {
-                                if w.starts_with("COMMIT") || w == "END" || w.starts_with("END ") {
-                                    Some(true)
-                                } else if w.starts_with("BEGIN")
-                                    || w.starts_with("START TRANSACTION")
-                                {
-                                    Some(false)
-                                } else {
-                                    None
-                                }
-                            })
+                            .filter_map(transaction_control)
                             .next_back();
                         if let Some(ended) = control {
                             committed = ended;

@@ -71,3 +71,16 @@ pub(crate) fn autocommit_bind(text: &str) -> Option<(usize, usize)> {
     let v = rest[..line_end].find("AUTOCOMMIT")?;
     Some((at + v, at + v + "AUTOCOMMIT".len()))
 }
+
+/// What a SQL statement does to the migration's transaction: `Some(true)` when it ends it
+/// (`COMMIT`, `END`), `Some(false)` when it opens one (`BEGIN`, `START TRANSACTION`).
+pub(crate) fn transaction_control(statement: &str) -> Option<bool> {
+    let w = statement.trim_start().to_ascii_uppercase();
+    if w.starts_with("COMMIT") || w == "END" || w.starts_with("END ") {
+        Some(true)
+    } else if w.starts_with("BEGIN") || w.starts_with("START TRANSACTION") {
+        Some(false)
+    } else {
+        None
+    }
+}

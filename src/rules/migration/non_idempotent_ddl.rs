@@ -1,6 +1,9 @@
 use std::collections::BTreeSet;
 
-use super::{abbreviate, autocommit_bind, bare_table, bodies, postgresql_applies, source};
+use super::{
+    abbreviate, autocommit_bind, bare_table, bodies, postgresql_applies, source,
+    transaction_control,
+};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::graph::RevisionGraph;
 use crate::model::command::{CommandKind, Target};
@@ -647,11 +650,10 @@ fn check_body(
                         }
                     }
                     let statement = text.statement_text(st);
-                    let word = statement.trim_start().to_ascii_uppercase();
-                    if word.starts_with("COMMIT") || word == "END" || word.starts_with("END ") {
-                        committed = Some(text.statement_span(st));
-                    } else if word.starts_with("BEGIN") || word.starts_with("START TRANSACTION") {
-                        committed = None;
+                    match transaction_control(&statement) {
+                        Some(true) => committed = Some(text.statement_span(st)),
+                        Some(false) => committed = None,
+                        None => {}
                     }
                     let (Some(&(f, what)), Some(why)) = (hazards.first(), why.as_ref()) else {
                         continue;
