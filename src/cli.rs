@@ -307,9 +307,7 @@ fn verbose(result: &LintResult) {
             .unwrap_or_else(|| "no pinned Alembic version found".into());
         let place = |e: &crate::model::dialect::Evidence| {
             let f = db.get(e.span.file);
-            let line = crate::source::LineIndex::new(&f.text)
-                .line_col(&f.text, e.span.start)
-                .line;
+            let line = f.line_col(e.span.start).line;
             format!("{} ({}:{line})", e.dialect.name(), f.display)
         };
         let facts = &p.dialect_facts;
