@@ -29,6 +29,11 @@ itself (before the first use) nor any of its ancestors, following `down_revision
 PostgreSQL is older than 13); `gin_trgm_ops`/`gist_trgm_ops`/`similarity()` (pg_trgm);
 `unaccent()` (unaccent); `create_hypertable()` (timescaledb).
 
+Only a first use in a revision the next deploy applies is reported, chosen as
+`non-idempotent-ddl` chooses them (the revisions a branch or `--diff-base` adds, else the
+newest revision of each head). A revision that already ran in production proved the extension
+is there; `--all-revisions` judges every revision, for an audit of a new environment.
+
 `CREATE EXTENSION` run by `env.py` before the migrations counts for every revision. A missing
 extension is reported at its first use on each path, not again in every descendant; a
 revision whose ancestry revlint cannot resolve (a `down_revision` that names no file) is not
@@ -225,6 +230,9 @@ impl Rule for MissingExtension {
                 unresolved[d.node] = true;
             }
             let (avail, uncertain) = availability(g, &created, &unresolved);
+            // A revision that already ran in production proved the extension is there; the
+            // first use worth reporting is in a revision the next deploy applies.
+            let pending = super::pending_revisions(cx, project, Some(g));
             // Extensions created by scripts outside the migrations (init scripts), for the note.
             let mut by_script: BTreeMap<String, Span> = BTreeMap::new();
             for script in cx.scripts {
@@ -250,7 +258,7 @@ impl Rule for MissingExtension {
             for (ix, node) in g.nodes.iter().enumerate() {
                 let m = node.migration;
                 // A parent revlint cannot find may create the extension: say nothing.
-                if uncertain[ix] {
+                if uncertain[ix] || !pending.contains(&m.file) {
                     continue;
                 }
                 let mut inherited: Vec<String> = Vec::new();

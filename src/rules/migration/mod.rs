@@ -5,11 +5,14 @@ pub mod missing_extension;
 pub mod non_idempotent_ddl;
 pub mod version_table_edit;
 
+use std::collections::BTreeSet;
+
+use crate::graph::RevisionGraph;
 use crate::model::migration::Migration;
 use crate::model::operation::Operation;
 use crate::model::project::Project;
-use crate::rules::Context;
-use crate::source::Span;
+use crate::rules::{Context, RevisionScope};
+use crate::source::{FileId, Span};
 
 /// The bodies a rule checks: `upgrade()`, and `downgrade()` with `--include-downgrade`.
 pub(crate) fn bodies<'a>(
@@ -33,6 +36,51 @@ pub(crate) fn postgresql_applies(project: &Project, m: &Migration, op: &Operatio
         Some((name, true)) => name == "postgresql" || name == "postgres",
         Some((name, false)) => name != "postgresql" && name != "postgres",
         None => true,
+    }
+}
+
+/// The revision files judged: every one with `--all-revisions`; those the branch or change
+/// adds when it adds some to this project; otherwise the newest revision of each head (and,
+/// for a head that merges branches, each branch's newest revision),
+/// which is what the next deploy applies.
+pub(crate) fn pending_revisions(
+    cx: &Context,
+    project: &Project,
+    graph: Option<&RevisionGraph>,
+) -> BTreeSet<FileId> {
+    let all = || project.migrations().map(|m| m.file).collect();
+    match &cx.options.revision_scope {
+        RevisionScope::All => return all(),
+        RevisionScope::Added(paths) => {
+            let added: BTreeSet<FileId> = project
+                .migrations()
+                .filter(|m| paths.contains(&cx.db.get(m.file).path))
+                .map(|m| m.file)
+                .collect();
+            if !added.is_empty() {
+                return added;
+            }
+        }
+        RevisionScope::Auto | RevisionScope::Heads => {}
+    }
+    match graph {
+        // A head that merges branches brings their tips with it: the branches were just
+        // joined, so their newest revisions are as new as the merge.
+        Some(g) => g
+            .heads
+            .iter()
+            .flat_map(|&h| {
+                let n = &g.nodes[h];
+                let tips = if n.parents.len() > 1 {
+                    &n.parents[..]
+                } else {
+                    &[]
+                };
+                std::iter::once(h).chain(tips.iter().copied())
+            })
+            .map(|ix| g.nodes[ix].migration.file)
+            .collect(),
+        None => all(),
     }
 }
 

@@ -14,7 +14,7 @@ use crate::model::pin::Version;
 use crate::model::project::Project;
 use crate::parse::sql::{Action, Object, SqlFact};
 use crate::rules::{Category, Context, RevisionScope, Rule, RuleId, RuleMeta};
-use crate::source::{FileId, Span};
+use crate::source::Span;
 
 pub struct NonIdempotentDdl;
 
@@ -72,7 +72,8 @@ it, so only revisions that have not run yet are judged:
   to the project;
 - otherwise (on the default branch, outside git, in a shallow clone without the merge base,
   or a branch that adds no revision to this project): the newest revision of each head, which
-  is what the next deploy applies.
+  is what the next deploy applies. A head that merges branches brings each branch's newest
+  revision with it.
 
 A stamp back is the exception: the revisions it makes run again are old by definition, and
 are judged. `--all-revisions` judges every revision, for an audit; the summary says how many
@@ -303,7 +304,7 @@ impl Rule for NonIdempotentDdl {
         for (pi, project) in cx.projects.iter().enumerate() {
             let graph = cx.graphs.get(pi);
             let stamps = graph.map(|g| stamp_backs(cx, g)).unwrap_or_default();
-            let scope = judged_revisions(cx, project, graph);
+            let scope = super::pending_revisions(cx, project, graph);
             let env_bind = project
                 .env_file
                 .and_then(|f| autocommit_bind(&cx.db.get(f).text).map(|(s, e)| Span::new(f, s, e)));
@@ -364,39 +365,10 @@ pub fn revisions_not_judged(cx: &Context) -> usize {
                 || cx.options.require_idempotent_ddl.is_some()
         })
         .map(|(i, p)| {
-            let judged = judged_revisions(cx, p, cx.graphs.get(i));
+            let judged = super::pending_revisions(cx, p, cx.graphs.get(i));
             p.migrations().filter(|m| !judged.contains(&m.file)).count()
         })
         .sum()
-}
-
-/// The revision files judged: every one with `--all-revisions`; those the branch or change
-/// adds when it adds some to this project; otherwise the newest revision of each head,
-/// which is what the next deploy applies.
-fn judged_revisions(
-    cx: &Context,
-    project: &Project,
-    graph: Option<&RevisionGraph>,
-) -> BTreeSet<FileId> {
-    let all = || project.migrations().map(|m| m.file).collect();
-    match &cx.options.revision_scope {
-        RevisionScope::All => return all(),
-        RevisionScope::Added(paths) => {
-            let added: BTreeSet<FileId> = project
-                .migrations()
-                .filter(|m| paths.contains(&cx.db.get(m.file).path))
-                .map(|m| m.file)
-                .collect();
-            if !added.is_empty() {
-                return added;
-            }
-        }
-        RevisionScope::Auto | RevisionScope::Heads => {}
-    }
-    match graph {
-        Some(g) => g.heads.iter().map(|&h| g.nodes[h].migration.file).collect(),
-        None => all(),
-    }
 }
 
 /// Deploy surfaces that stamp the database back to an earlier revision, outside an
