@@ -218,6 +218,10 @@ pub struct DeployModel {
     pub issues: Vec<FileIssue>,
     /// (compose file, service) → index into `surfaces`.
     by_service: BTreeMap<(usize, usize), usize>,
+    /// Python files a deploy file, or a script it runs, runs (`python scripts/init_db.py`,
+    /// `python -m app.prestart`), with the commands that run them. Some of those commands
+    /// may belong to test surfaces: check them against [`DeployModel::deploy_surfaces`].
+    pub python_run_by: BTreeMap<FileId, Vec<Span>>,
 }
 
 impl DeployModel {
@@ -256,6 +260,7 @@ struct Builder<'a> {
     root: PathBuf,
     /// Runs of each followed script, computed once.
     script_runs: BTreeMap<PathBuf, Option<Vec<Run>>>,
+    python_run_by: BTreeMap<FileId, Vec<Span>>,
     py: BTreeMap<PathBuf, (FileId, PyFacts)>,
     /// The Dockerfile whose start command is being expanded: its COPY/WORKDIR map image
     /// paths back to repository files.
@@ -291,6 +296,7 @@ pub fn build(
         files: &inputs.files,
         root: inputs.root.clone(),
         script_runs: BTreeMap::new(),
+        python_run_by: BTreeMap::new(),
         py: BTreeMap::new(),
         image: None,
     };
@@ -549,6 +555,7 @@ pub fn build(
         }
         m.compose.push(c);
     }
+    m.python_run_by = std::mem::take(&mut b.python_run_by);
     // Which application code runs at startup.
     for app in &mut m.apps {
         app.startup = startup_effects(&app.facts);
@@ -761,7 +768,7 @@ impl Builder<'_> {
                     .and_then(|at| c.argv.get(at + 1))
                     .map(|w| w.text.clone())
                     .filter(|a| !a.contains('$') && !a.starts_with('-'));
-                for mut r in self.script(&path, lang, base) {
+                for mut r in self.script(&path, lang, base, span) {
                     if let Some(arg) = &first_arg {
                         let text = &self.db.get(r.span.file).text;
                         if lang == Lang::Shell && !case_arm_runs(text, r.span.start as usize, arg) {
@@ -804,7 +811,7 @@ impl Builder<'_> {
     }
 
     /// The runs a repo script makes itself (not following further).
-    fn script(&mut self, name: &str, lang: Lang, base: &Path) -> Vec<Run> {
+    fn script(&mut self, name: &str, lang: Lang, base: &Path, by: Span) -> Vec<Run> {
         let candidates: Vec<String> = match lang {
             Lang::Python if !name.ends_with(".py") => {
                 // `python -m pkg.mod`
@@ -816,12 +823,20 @@ impl Builder<'_> {
         let Some(path) = candidates.iter().find_map(|c| self.resolve(c, base)) else {
             return Vec::new();
         };
+        let is_py = path.extension().is_some_and(|e| e == "py") || lang == Lang::Python;
+        if is_py {
+            if let Some((id, _)) = self.python(&path) {
+                let by_list = self.python_run_by.entry(id).or_default();
+                if !by_list.contains(&by) {
+                    by_list.push(by);
+                }
+            }
+        }
         if let Some(done) = self.script_runs.get(&path) {
             return done.clone().unwrap_or_default();
         }
         // Mark first: a script that names itself is read once.
         self.script_runs.insert(path.clone(), None);
-        let is_py = path.extension().is_some_and(|e| e == "py") || lang == Lang::Python;
         let runs = if is_py {
             match self.python(&path) {
                 Some((id, facts)) => python_runs(id, &facts, &self.db.get(id).text),
@@ -1098,35 +1113,35 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
     out
 }
 
+/// Whether function `i` runs when the application starts: a FastAPI lifespan or startup
+/// handler, a Flask `create_app`-style factory, or a function module-level code of a module
+/// that builds the app calls.
+pub fn startup_root(f: &PyFacts, i: usize) -> bool {
+    let func = &f.functions[i];
+    let deco = func.decorators.iter().any(|d| {
+        let d = d.replace('\'', "\"");
+        d.contains("on_event(\"startup\")")
+            || d.ends_with("before_first_request")
+            || d.ends_with("before_serving")
+            || d.ends_with("on_startup")
+            || d.ends_with(".startup")
+    });
+    let named = matches!(
+        func.name.as_str(),
+        "create_app" | "make_app" | "build_app" | "get_app" | "lifespan" | "app_lifespan"
+    );
+    deco || named
+        || f.lifespan_refs.contains(&func.name)
+        || (f.builds_app && f.module_refs.contains(&func.name))
+}
+
 /// Effects of a Python file that run when the application starts: in FastAPI lifespan or
 /// startup handlers, Flask `create_app`, or at import of a module that builds the app,
 /// and in the module's functions those call.
 pub fn startup_effects(f: &PyFacts) -> Vec<usize> {
-    let mut roots: Vec<usize> = Vec::new();
-    for (i, func) in f.functions.iter().enumerate() {
-        let deco = func.decorators.iter().any(|d| {
-            let d = d.replace('\'', "\"");
-            d.contains("on_event(\"startup\")")
-                || d.ends_with("before_first_request")
-                || d.ends_with("before_serving")
-                || d.ends_with("on_startup")
-                || d.ends_with(".startup")
-        });
-        let named = matches!(
-            func.name.as_str(),
-            "create_app" | "make_app" | "build_app" | "get_app" | "lifespan" | "app_lifespan"
-        );
-        if deco || named || f.lifespan_refs.contains(&func.name) {
-            roots.push(i);
-        }
-    }
-    if f.builds_app {
-        for r in &f.module_refs {
-            if let Some(i) = f.function(r) {
-                roots.push(i);
-            }
-        }
-    }
+    let roots: Vec<usize> = (0..f.functions.len())
+        .filter(|&i| startup_root(f, i))
+        .collect();
     let mut reach = vec![false; f.functions.len()];
     let mut stack = roots;
     while let Some(i) = stack.pop() {

@@ -20,6 +20,17 @@ pub fn lint_dir(dir: &Path, rules: Option<&[RuleId]>) -> LintResult {
     lint(&o).expect("lint runs")
 }
 
+/// [`lint_dir`] judging every revision (`--all-revisions`), not only those the next deploy
+/// applies.
+pub fn lint_dir_all_revisions(dir: &Path, rules: Option<&[RuleId]>) -> LintResult {
+    let mut o = LintOptions::new(dir.to_path_buf(), Vec::new());
+    if let Some(r) = rules {
+        o.select = r.to_vec();
+    }
+    o.rules.revision_scope = revlint::rules::RevisionScope::All;
+    lint(&o).expect("lint runs")
+}
+
 /// The smallest Alembic project: `alembic.ini` with `script_location`, `migrations/env.py`
 /// and an empty `migrations/versions`, which it returns.
 pub fn alembic_skeleton(dir: &Path) -> PathBuf {

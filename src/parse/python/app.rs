@@ -99,6 +99,8 @@ pub struct PyFacts {
     pub lifespan_refs: Vec<String>,
     /// Names referenced by module-level code outside the `__main__` guard.
     pub module_refs: Vec<String>,
+    /// Names referenced under the `__main__` guard: what the file does when run as a script.
+    pub main_refs: Vec<String>,
     /// Whether the module constructs a web application (`FastAPI(`, `Flask(`, `Starlette(`,
     /// `Quart(`, `Sanic(`).
     pub builds_app: bool,
@@ -449,7 +451,7 @@ impl<'s> Collector<'s> {
         match self.function {
             Some(i) => self.facts.functions[i].refs.push(name.to_string()),
             None if !self.main_guard => self.facts.module_refs.push(name.to_string()),
-            None => {}
+            None => self.facts.main_refs.push(name.to_string()),
         }
     }
 }

@@ -1,3 +1,5 @@
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::empty_database_check;
 use crate::parse::python::app::{self as pyapp, EffectKind, PyFacts};
@@ -15,7 +17,26 @@ static META: RuleMeta = RuleMeta {
 
 Finds `<Base>.metadata.create_all(...)` and Flask-SQLAlchemy `db.create_all()` outside tests
 (`tests/`, `tests.py`, `test_*.py`, `*_test.py`, `conftest.py`) in a repository with Alembic
-revisions, including scripts left in the versions folder. Not reported:
+revisions, including scripts left in the versions folder, when revlint can show that the call
+runs against the deployed database. The evidence is a related label:
+
+- the call, or a function that calls it, runs when the application starts: a FastAPI lifespan
+  or startup handler, a Flask `create_app()`-style factory, or module-level code of the module
+  that builds the app;
+- a script that calls it is run by a deploy file (`python scripts/init_db.py` in an
+  entrypoint), or a CLI command that calls it (`@click.command("init-db")`,
+  `@app.cli.command`) is run by one (`flask init-db` in `run.sh`);
+- the call is module-level code, which runs whenever the module is imported;
+- the call is in the `upgrade()` of a script left in the versions folder.
+
+Callers are followed by name through the repository's Python files, up to four calls deep. A
+caller in another module counts only when it imports the name or names the module; test files
+are not callers. A call only the tests reach, a function nothing calls, and a command no
+deploy file runs have no such evidence and are not reported. A caller that runs Alembic around
+the call (upgrades first, or creates and then stamps, itself or through a function whose name
+says it upgrades, migrates or stamps) makes the path safe.
+
+Not reported either:
 
 - a call inside an explicit "the database is empty" branch, or followed in the same function
   by a `stamp`, directly or through a helper of the same file (Alembic's cookbook bootstrap
@@ -122,7 +143,14 @@ fn separate_metadata(name: &str, a: &Around) -> bool {
     !a.env_texts.iter().any(|env| imported(env))
 }
 
-fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) {
+fn report(
+    file: FileId,
+    facts: &PyFacts,
+    a: &Around,
+    reach: &mut Reach,
+    in_versions: bool,
+    out: &mut Vec<Diagnostic>,
+) {
     for e in &facts.effects {
         if e.kind != EffectKind::CreateAll {
             continue;
@@ -186,15 +214,317 @@ fn report(file: FileId, facts: &PyFacts, a: &Around, out: &mut Vec<Diagnostic>) 
         }) {
             continue;
         }
-        out.push(
-            Diagnostic::new(
-                RuleId::CreateAllWithMigrations,
-                "`create_all()` creates tables behind Alembic's back: a revision that creates one then fails with \"already exists\"",
-            )
-            .primary(Span::new(file, e.start, e.end), "creates the schema behind Alembic's back")
-            .help("let migrations own the schema: remove the call and run `alembic upgrade head`; bootstrap an empty database only inside an explicit emptiness check, followed by `alembic stamp head`"),
-        );
+        // Evidence that the call runs where the deployed database is: at application
+        // startup, in a script or command a deploy file runs, or at import.
+        let evidence = match e.function {
+            // A script left in the versions folder: its `upgrade()` runs as a migration's
+            // would, by whoever runs the folder's scripts.
+            Some(f)
+                if in_versions
+                    && matches!(facts.functions[f].name.as_str(), "upgrade" | "downgrade") =>
+            {
+                let func = &facts.functions[f];
+                Some((
+                    Span::new(file, func.name_start, func.name_end),
+                    "runs as a migration: the file sits in the versions folder".to_string(),
+                ))
+            }
+            Some(f) => match reach.evidence(file, facts, f) {
+                Some(ev) => Some(ev),
+                None => continue,
+            },
+            None if e.main_guard => match reach.run_by_deploy(file) {
+                Some(by) => Some((by, "a deploy file runs this script".to_string())),
+                None => continue,
+            },
+            // Module-level code runs whenever the module is imported.
+            None => None,
+        };
+        let mut d = Diagnostic::new(
+            RuleId::CreateAllWithMigrations,
+            "`create_all()` creates tables behind Alembic's back: a revision that creates one then fails with \"already exists\"",
+        )
+        .primary(Span::new(file, e.start, e.end), "creates the schema behind Alembic's back")
+        .help("let migrations own the schema: remove the call and run `alembic upgrade head`; bootstrap an empty database only inside an explicit emptiness check, followed by `alembic stamp head`");
+        if let Some((span, label)) = evidence {
+            d = d.secondary(span, label);
+        }
+        out.push(d);
     }
+}
+
+/// How deep the search for a caller goes: `create_all` in a helper, called by `init_db()`,
+/// called by the startup handler is three levels.
+const MAX_CALLER_DEPTH: usize = 4;
+
+/// Whether a function runs where the deployed database is, found by following its callers
+/// through the repository's Python files (by name; test files are not walked).
+struct Reach<'a> {
+    cx: &'a Context<'a>,
+    /// Facts of files read only for this search (their text names a function searched for,
+    /// but nothing the deploy model reads them for).
+    parsed: BTreeMap<usize, PyFacts>,
+    /// Spans of every command a deploy surface runs, and the text of those commands.
+    deploy_spans: BTreeSet<Span>,
+    deploy_words: BTreeSet<String>,
+}
+
+impl<'a> Reach<'a> {
+    fn new(cx: &'a Context<'a>) -> Self {
+        let mut deploy_spans = BTreeSet::new();
+        let mut deploy_words = BTreeSet::new();
+        for s in cx.deploy.deploy_surfaces() {
+            for r in &s.runs {
+                deploy_spans.insert(r.span);
+                deploy_spans.extend(r.via.iter().copied());
+                let text = cx.db.get(r.span.file).text.as_str();
+                let cmd = text
+                    .get(r.span.start as usize..r.span.end as usize)
+                    .unwrap_or("");
+                // The words of the command, not of a message it prints: `echo "could not
+                // create the database"` runs no `create` command.
+                let mut words = cmd
+                    .split_whitespace()
+                    .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+                if words
+                    .next()
+                    .is_none_or(|w| matches!(w, "echo" | "printf" | "logger" | "log" | ":"))
+                {
+                    continue;
+                }
+                deploy_words.extend(
+                    words
+                        .take_while(|w| !w.starts_with(['"', '\'']))
+                        .flat_map(|w| {
+                            w.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+                        })
+                        .filter(|w| !w.is_empty())
+                        .map(str::to_string),
+                );
+            }
+        }
+        Reach {
+            cx,
+            parsed: BTreeMap::new(),
+            deploy_spans,
+            deploy_words,
+        }
+    }
+
+    /// Read file `app` fully if the deploy model passed over it.
+    fn ensure(&mut self, app: usize) {
+        let a = &self.cx.deploy.apps[app];
+        if a.facts.functions.is_empty() && !a.facts.builds_app {
+            let text = &self.cx.db.get(a.file).text;
+            self.parsed.entry(app).or_insert_with(|| pyapp::read(text));
+        }
+    }
+
+    fn facts(&self, app: usize) -> &PyFacts {
+        self.parsed
+            .get(&app)
+            .unwrap_or(&self.cx.deploy.apps[app].facts)
+    }
+
+    /// The deploy command that runs this Python file as a script.
+    fn run_by_deploy(&self, file: FileId) -> Option<Span> {
+        self.cx
+            .deploy
+            .python_run_by
+            .get(&file)?
+            .iter()
+            .find(|s| self.deploy_spans.contains(s))
+            .copied()
+    }
+
+    /// Why function `f` of `file` runs against the deployed database, as a label: itself or
+    /// a caller is a startup hook, a CLI command a deploy file runs, or code of a script a
+    /// deploy file runs. `None` when no such path exists: only tests call it, nothing does,
+    /// or every caller runs Alembic itself around it (creates then stamps, or upgrades
+    /// first).
+    fn evidence(&mut self, file: FileId, facts: &PyFacts, f: usize) -> Option<(Span, String)> {
+        let apps = &self.cx.deploy.apps;
+        if let Some(ev) = self.root(file, facts, f) {
+            return Some(ev);
+        }
+        let mut seen: BTreeSet<(FileId, String)> = BTreeSet::new();
+        let mut frontier: Vec<(FileId, String)> = vec![(file, facts.functions[f].name.clone())];
+        for _ in 0..MAX_CALLER_DEPTH {
+            let mut next = Vec::new();
+            for (callee_file, name) in std::mem::take(&mut frontier) {
+                if !seen.insert((callee_file, name.clone())) {
+                    continue;
+                }
+                for (ai, app) in apps.iter().enumerate() {
+                    let afile = app.file;
+                    let text = &self.cx.db.get(afile).text;
+                    if memchr::memmem::find(text.as_bytes(), name.as_bytes()).is_none()
+                        || (afile != callee_file
+                            && !names_module(text, self.cx, callee_file, &name))
+                    {
+                        continue;
+                    }
+                    self.ensure(ai);
+                    let caller_facts = self.facts(ai);
+                    // Module-level code of the file calls it.
+                    if caller_facts.module_refs.contains(&name) {
+                        if caller_facts.builds_app {
+                            return Some((
+                                call_site(text, afile, &name),
+                                "called when the application module loads".into(),
+                            ));
+                        }
+                        if let Some(by) = self.run_by_deploy(afile) {
+                            return Some((
+                                by,
+                                "a deploy file runs the script that calls it".into(),
+                            ));
+                        }
+                    }
+                    if caller_facts.main_refs.contains(&name) {
+                        if let Some(by) = self.run_by_deploy(afile) {
+                            return Some((
+                                by,
+                                "a deploy file runs the script that calls it".into(),
+                            ));
+                        }
+                    }
+                    for (gi, g) in caller_facts.functions.iter().enumerate() {
+                        if (afile == callee_file && g.name == name)
+                            || !g.refs.contains(&name)
+                            || coordinates_alembic(caller_facts, gi)
+                        {
+                            continue;
+                        }
+                        if let Some(ev) = self.root(afile, caller_facts, gi) {
+                            return Some(ev);
+                        }
+                        // A command registered by name is not called by its registrar: it
+                        // runs only when invoked, and no deploy file invokes it.
+                        if is_cli_command(g) {
+                            continue;
+                        }
+                        next.push((afile, g.name.clone()));
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        None
+    }
+
+    /// Function `f` is itself where the deployed path starts.
+    fn root(&self, file: FileId, facts: &PyFacts, f: usize) -> Option<(Span, String)> {
+        let func = &facts.functions[f];
+        let at = Span::new(file, func.name_start, func.name_end);
+        if crate::model::deploy::startup_root(facts, f) {
+            return Some((at, "runs when the application starts".into()));
+        }
+        if is_cli_command(func) {
+            return self
+                .command_run_by_deploy(func)
+                .map(|w| (at, format!("the `{w}` command, which a deploy file runs")));
+        }
+        None
+    }
+
+    /// The command name of a CLI command function, when a deploy surface runs it.
+    fn command_run_by_deploy(&self, func: &pyapp::Function) -> Option<String> {
+        let mut names: Vec<String> = func
+            .decorators
+            .iter()
+            .filter_map(|d| {
+                let q = d.find(['"', '\''])?;
+                let quote = d[q..].chars().next()?;
+                let rest = &d[q + 1..];
+                rest.find(quote).map(|e| rest[..e].to_string())
+            })
+            .collect();
+        names.push(func.name.clone());
+        names.push(func.name.replace('_', "-"));
+        names.into_iter().find(|n| self.deploy_words.contains(n))
+    }
+}
+
+/// Whether a module's text can reach `name` of another module: it imports the name, or
+/// names the module (`from app.db import init_db`, `dbhelpers.create_all()`,
+/// `model.repo.create_db()` for `model/__init__.py`). A bare name shared by unrelated
+/// modules (`seed`, `create`) is not a call.
+fn names_module(text: &str, cx: &Context, module: FileId, name: &str) -> bool {
+    let path = &cx.db.get(module).path;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let stem = if stem == "__init__" {
+        path.parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+    } else {
+        stem
+    };
+    let word = |w: &str| {
+        !w.is_empty()
+            && text.match_indices(w).any(|(at, _)| {
+                let ident = |c: char| c.is_alphanumeric() || c == '_';
+                !text[..at].ends_with(ident) && !text[at + w.len()..].starts_with(ident)
+            })
+    };
+    word(stem)
+        || text.lines().any(|l| {
+            let l = l.trim_start();
+            (l.starts_with("from ") || l.starts_with("import "))
+                && l.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == name)
+        })
+}
+
+/// Where a module calls `name` outside its definition: the first `name(` not after `def `,
+/// else the start of the file.
+fn call_site(text: &str, file: FileId, name: &str) -> Span {
+    let pat = format!("{name}(");
+    text.match_indices(&pat)
+        .find(|(at, _)| {
+            let before = text[..*at].trim_end_matches(|c: char| c.is_alphanumeric() || c == '_');
+            !before.ends_with("def ")
+                && !text[..*at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+        })
+        .map(|(at, _)| Span::new(file, at, at + name.len()))
+        .unwrap_or(Span::file_start(file))
+}
+
+/// A function decorated as a command-line command (`@click.command()`, `@app.cli.command`,
+/// `@manager.command`, `@cli.command("init-db")`, typer's `@app.command()`).
+fn is_cli_command(f: &pyapp::Function) -> bool {
+    f.decorators.iter().any(|d| {
+        let head = d.split('(').next().unwrap_or("");
+        head == "command" || head.ends_with(".command") || head.ends_with("_command")
+    })
+}
+
+/// A function that runs Alembic itself (an upgrade or a stamp, or a call to a function whose
+/// name says it upgrades, migrates or stamps): a `create_all` it calls is the bootstrap of an empty
+/// database (create, then stamp) or finds every table already made (upgrade, then create).
+fn coordinates_alembic(facts: &PyFacts, f: usize) -> bool {
+    let direct = facts.effects.iter().any(|e| {
+        e.function == Some(f)
+            && matches!(
+                e.kind,
+                EffectKind::Upgrade { .. } | EffectKind::Stamp { .. }
+            )
+    });
+    direct
+        || facts.functions[f].refs.iter().any(|r| {
+            // `stamp_alembic_head`, `_perform_schema_migrations`, `migrate_db`; not the
+            // Flask-Migrate object `migrate` (`migrate.init_app(app, db)`).
+            let r = r.to_ascii_lowercase();
+            let words: Vec<&str> = r.split('_').filter(|w| !w.is_empty()).collect();
+            words
+                .iter()
+                .any(|w| w.contains("stamp") || w.contains("upgrade"))
+                || (words.len() > 1 && words.iter().any(|w| w.starts_with("migrat")))
+        })
 }
 
 impl Rule for CreateAllWithMigrations {
@@ -221,8 +551,16 @@ impl Rule for CreateAllWithMigrations {
             env_texts: &env_texts,
             compact: std::cell::OnceCell::new(),
         };
+        let mut reach = Reach::new(cx);
         for app in &cx.deploy.apps {
-            report(app.file, &app.facts, &around(app.file), out);
+            report(
+                app.file,
+                &app.facts,
+                &around(app.file),
+                &mut reach,
+                false,
+                out,
+            );
         }
         // Scripts that sit in a versions folder but are not revisions.
         for p in cx.projects {
@@ -232,7 +570,14 @@ impl Rule for CreateAllWithMigrations {
                 }
                 let text = &cx.db.get(m.file).text;
                 if pyapp::may_matter(text) {
-                    report(m.file, &pyapp::read(text), &around(m.file), out);
+                    report(
+                        m.file,
+                        &pyapp::read(text),
+                        &around(m.file),
+                        &mut reach,
+                        true,
+                        out,
+                    );
                 }
             }
         }
