@@ -170,6 +170,8 @@ pub enum Deploy {
     },
     ComposeRun {
         service: String,
+        /// Against another Docker host (`-H`, `--context`, `DOCKER_HOST`).
+        remote: bool,
     },
     Kubectl,
     Helm,
@@ -1996,6 +1998,9 @@ fn serve(
         "granian" => ("granian", &["--workers"], &["GRANIAN_WORKERS"]),
         "daphne" => ("daphne", &[], &[]),
         "waitress-serve" => ("waitress", &[], &[]),
+        // A process manager that keeps the application's servers running: the container's
+        // long-running main process, as a server is.
+        "supervisord" => ("supervisord", &[], &[]),
         "uwsgi" => (
             "uwsgi",
             &["--processes", "-p", "--workers"],
@@ -2947,6 +2952,7 @@ fn compose(
             if ro.end + 1 >= argv.len() {
                 return done(CommandKind::Deploy(Deploy::ComposeRun {
                     service: svc.text.clone(),
+                    remote,
                 }));
             }
             acc.wrappers.push("docker compose run".to_string());
@@ -3461,6 +3467,10 @@ mod tests {
         use Workers::{Count, Default as Dflt, Env};
         let cases: &[(&str, CommandKind)] = &[
             ("gunicorn app:app", serve("gunicorn", Dflt)),
+            (
+                "exec /usr/bin/supervisord -c /app/supervisord.conf",
+                serve("supervisord", Dflt),
+            ),
             ("gunicorn -w 4 app:app", serve("gunicorn", Count(4))),
             ("gunicorn --workers 3 app:app", serve("gunicorn", Count(3))),
             ("gunicorn --workers=5 app:app", serve("gunicorn", Count(5))),
@@ -3678,15 +3688,24 @@ mod tests {
         assert!(!up("docker context use default\ndocker compose up -d").1);
         let cases: &[(&str, CommandKind)] = &[
             (
+                "docker -H ssh://deploy@prod compose run --rm migrate",
+                CommandKind::Deploy(Deploy::ComposeRun {
+                    service: "migrate".into(),
+                    remote: true,
+                }),
+            ),
+            (
                 "docker compose run --rm migrate",
                 CommandKind::Deploy(Deploy::ComposeRun {
                     service: "migrate".into(),
+                    remote: false,
                 }),
             ),
             (
                 "docker-compose run migrate",
                 CommandKind::Deploy(Deploy::ComposeRun {
                     service: "migrate".into(),
+                    remote: false,
                 }),
             ),
             (

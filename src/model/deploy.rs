@@ -717,6 +717,7 @@ impl Builder<'_> {
                     && !n.subshell_or_substitution
                     && !n.background
                     && !other_case_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
+                    && !other_if_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
             });
             run.unchecked_no_errexit = !c.errexit
                 && !c.errexit_off
@@ -1472,7 +1473,8 @@ impl DeployModel {
             let hit = s.runs.iter().find(|r| {
                 r.migrates()
                     || matches!(&r.kind, CommandKind::Deploy(d)
-                        if !matches!(d, DeployKind::ComposeUp { remote: false, .. })
+                        if !matches!(d, DeployKind::ComposeUp { remote: false, .. }
+                            | DeployKind::ComposeRun { remote: false, .. })
                             || over_ssh
                             || remote_env
                             || r.over_ssh)
@@ -1619,6 +1621,25 @@ fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
 
 /// Whether the shell text between two commands leaves a `case` arm for another one: a `;;`
 /// (or `;&`) with no `esac` after it.
+/// Whether the text between two commands passes into another arm of the same `if` (an `else`
+/// or `elif` at this level, and no `fi` closing it): the second command runs only when the
+/// first did not.
+fn other_if_arm(between: &str) -> bool {
+    let mut depth = 0usize;
+    let mut other_arm = false;
+    for w in between.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+        match w {
+            "if" => depth += 1,
+            "fi" if depth > 0 => depth -= 1,
+            // Past the end of the `if` the first command sits in: the second runs after it.
+            "fi" => return false,
+            "else" | "elif" if depth == 0 => other_arm = true,
+            _ => {}
+        }
+    }
+    other_arm
+}
+
 fn other_case_arm(between: &str) -> bool {
     let Some(end) = between.find(";;").or_else(|| between.find(";&")) else {
         return false;
