@@ -18,6 +18,11 @@ copied from that revision). Names without such a token, names that contain the d
 elsewhere (date-prefixed `file_template`s), and names whose id nothing knows (a typo Alembic
 ignores) are not reported.
 
+Only revisions the next deploy applies are judged, chosen as `non-idempotent-ddl` chooses
+them (the revisions a branch or `--diff-base` adds, else the newest revision of each head):
+the copy is worth renaming while it is under review. A misnamed file that shipped years ago
+is history; `--all-revisions` lists those too.
+
 ## Why is this bad?
 
 A file copied from another revision and edited keeps the old name. Reviewers, `git log`
@@ -44,7 +49,8 @@ impl Rule for RevisionIdMismatch {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for project in cx.projects {
+        for (project, graph) in cx.projects.iter().zip(cx.graphs) {
+            let pending = crate::rules::migration::pending_revisions(cx, project, Some(graph));
             // Ids the project knows: declared by a file or named by a reference. A file named
             // for an id nobody declares or references is only misnamed; Alembic ignores names.
             let known: std::collections::BTreeSet<&str> = project
@@ -61,6 +67,9 @@ impl Rule for RevisionIdMismatch {
                 let (Some(rev), false) = (&m.revision, m.revision_from_filename) else {
                     continue;
                 };
+                if !pending.contains(&m.file) {
+                    continue;
+                }
                 let file = cx.db.get(m.file);
                 let name = file
                     .path
