@@ -14,7 +14,9 @@ static META: RuleMeta = RuleMeta {
 
 In a file rolled out with `docker stack deploy`, lists services other than the migrate service
 (which `migrate-service-rollout` checks) that have no `deploy.update_config`. Job services
-(`mode: replicated-job`/`global-job`) cannot have one and are skipped.
+(`mode: replicated-job`/`global-job`) cannot have one and are skipped, and so are override
+fragments that set neither `image`, `build` nor `deploy` (`command:` only): the service is
+defined, and its rollout set, in the file they extend.
 
 ## Why is this bad?
 
@@ -51,6 +53,12 @@ impl Rule for ServiceUpdateConfigMissing {
                 continue;
             }
             if s.svc.update_config.is_some() {
+                continue;
+            }
+            // A fragment that neither builds nor names an image (`command:` only) overrides a
+            // service another file defines: the rollout belongs with that definition, and
+            // `docker stack deploy` cannot run the fragment alone.
+            if s.svc.image.is_none() && s.svc.build.is_none() && s.svc.deploy.is_none() {
                 continue;
             }
             out.push(
