@@ -327,6 +327,26 @@ fn dialect_facts(
     dialect::decide(evidence, env.sqlite_transactional)
 }
 
+/// Whether a path is ignored by a `.gitignore` of the repository around it: the nearest
+/// file that says anything decides, up to the folder holding `.git`.
+fn git_ignored(path: &Path) -> bool {
+    for dir in path.ancestors().skip(1).take(64) {
+        let file = dir.join(".gitignore");
+        if file.is_file() {
+            let (gi, _) = ignore::gitignore::Gitignore::new(&file);
+            match gi.matched_path_or_any_parents(path, true) {
+                ignore::Match::Ignore(_) => return true,
+                ignore::Match::Whitelist(_) => return false,
+                ignore::Match::None => {}
+            }
+        }
+        if dir.join(".git").exists() {
+            break;
+        }
+    }
+    false
+}
+
 /// A test or CI compose file by its name (`docker-compose.test.yml`, `compose.ci.yaml`).
 fn is_test_name(p: &Path) -> bool {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -819,7 +839,9 @@ fn load_config(
             }
         }
     }
-    if !script_dir.is_dir() {
+    // A folder the repository ignores is made by a build step (a sync script, a generator),
+    // not kept in git: its absence from a checkout says nothing.
+    if !script_dir.is_dir() && !git_ignored(&script_dir) {
         project.config_issues.push(ConfigIssue {
             span: script_location.1,
             message: format!(
