@@ -1,6 +1,7 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::{names_database, SurfaceKind};
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
+use crate::source::Span;
 
 pub struct DeployWithoutConcurrency;
 
@@ -20,7 +21,9 @@ job sets `concurrency`. A workflow that only `workflow_dispatch` starts is repor
 warning. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
 database it reaches through a secret (`DATABASE_URL: ${{ secrets.PROD_DATABASE_URL }}`): two
 pull requests can migrate that real database at once. `environment:` does not serialise runs.
-Test jobs are not deploys: those that migrate a `services:` container, a localhost server or
+A `fly deploy` of a folder that holds no Alembic project and whose `fly.toml` has no
+`release_command` deploys a component that migrates nothing, and is not reported. Test jobs
+are not deploys: those that migrate a `services:` container, a localhost server or
 SQLite, or a stack the job starts on the runner itself (`docker compose up` without a remote
 host or context, `kind create cluster`, `minikube start`, `k3d cluster create`), unless the
 step reaches another host over SSH.
@@ -67,6 +70,82 @@ fn secret_database(cx: &Context, workflow: usize, job: usize) -> bool {
     })
 }
 
+/// `fly deploy <folder>` (or `-c <folder>/fly.toml`) of a folder of this repository that
+/// holds no Alembic project and whose `fly.toml` has no `release_command`: a component that
+/// migrates nothing (a proxy, a static site) deployed beside the application.
+fn deploys_a_component_without_migrations(cx: &Context, span: Span) -> bool {
+    let file = cx.db.get(span.file);
+    let cmd = file
+        .text
+        .get(span.start as usize..span.end as usize)
+        .unwrap_or("");
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let Some(at) = words
+        .windows(2)
+        .position(|w| matches!(w[0], "fly" | "flyctl") && w[1] == "deploy")
+    else {
+        return false;
+    };
+    // Options of `fly deploy` that take a value.
+    const VALUED: [&str; 12] = [
+        "-a",
+        "--app",
+        "-c",
+        "--config",
+        "-e",
+        "--env",
+        "-i",
+        "--image",
+        "-r",
+        "--region",
+        "--build-arg",
+        "--dockerfile",
+    ];
+    let mut folder: Option<String> = None;
+    let mut i = at + 2;
+    while i < words.len() {
+        let w = words[i];
+        if let Some(v) = w.strip_prefix("--config=").or_else(|| {
+            matches!(w, "-c" | "--config")
+                .then(|| words.get(i + 1).copied())
+                .flatten()
+        }) {
+            let v = v.trim_matches(['"', '\'']);
+            folder = Some(match v.rfind('/') {
+                Some(k) => v[..k].to_string(),
+                None => ".".to_string(),
+            });
+        } else if !w.starts_with('-') && !VALUED.contains(&words[i - 1]) && folder.is_none() {
+            folder = Some(w.trim_matches(['"', '\'']).to_string());
+        }
+        i += 1;
+    }
+    let Some(folder) = folder.filter(|f| !f.contains('$') && !f.is_empty()) else {
+        return false;
+    };
+    // The repository root: the folder that holds `.github/workflows/`.
+    let Some(root) = file.path.ancestors().nth(3) else {
+        return false;
+    };
+    let dir = root.join(folder.trim_start_matches("./"));
+    if !dir.is_dir() || dir == root {
+        return false;
+    }
+    let holds_alembic = cx.projects.iter().any(|p| {
+        p.here.starts_with(&dir)
+            || p.script_location
+                .as_ref()
+                .is_some_and(|s| s.starts_with(&dir))
+    });
+    if holds_alembic {
+        return false;
+    }
+    // The walk read every fly.toml; one it did not read is not judged.
+    cx.db
+        .find(&dir.join("fly.toml"))
+        .is_some_and(|id| !cx.db.get(id).text.contains("release_command"))
+}
+
 impl Rule for DeployWithoutConcurrency {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -89,6 +168,9 @@ impl Rule for DeployWithoutConcurrency {
                 continue;
             }
             for dep in cx.deploy.deploying_jobs(wi) {
+                if !dep.migrates && deploys_a_component_without_migrations(cx, dep.span) {
+                    continue;
+                }
                 let job = &wf.jobs[dep.job];
                 if job.concurrency.is_some() {
                     continue;
