@@ -15,7 +15,10 @@ static META: RuleMeta = RuleMeta {
 
 Finds projects with more than one base revision (`down_revision` is `None` or empty) when
 the bases are not an intentional, labelled multi-base layout (each base with its own
-`branch_labels`).
+`branch_labels`), and one of the bases is a revision the next deploy applies, chosen as
+`non-idempotent-ddl` chooses them (the revisions a branch or `--diff-base` adds, else the
+newest revision of each head, with the branch tips a merging head joins). A second base that
+shipped years ago and was merged since is history; `--all-revisions` reports it.
 
 ## Why is this bad?
 
@@ -49,7 +52,8 @@ impl Rule for MultipleBases {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for g in cx.graphs {
+        for (project, g) in cx.projects.iter().zip(cx.graphs) {
+            let pending = crate::rules::migration::pending_revisions(cx, project, Some(g));
             // A revision whose `down_revision` is unknown is not known to be a base.
             let bases: Vec<_> = g
                 .bases
@@ -58,6 +62,14 @@ impl Rule for MultipleBases {
                 .filter(|&b| !g.nodes[b].migration.parents_unknown())
                 .collect();
             if bases.len() < 2 || !g.cycles.is_empty() || g.distinct_label_lineages(&bases) {
+                continue;
+            }
+            // A second base that shipped long ago, joined since, is history: the finding is
+            // for the change that adds one.
+            if !bases
+                .iter()
+                .any(|&b| pending.contains(&g.nodes[b].migration.file))
+            {
                 continue;
             }
             let list: Vec<String> = bases.iter().map(|&b| describe(cx.db, g, b)).collect();
