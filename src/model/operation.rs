@@ -176,6 +176,12 @@ pub struct Operation {
     pub table_created_by: Option<usize>,
     /// Index of an earlier idempotent create (keyword or guard) of the same table.
     pub table_created_idempotently_by: Option<usize>,
+    /// In a `batch_alter_table` block that SQLite runs by rebuilding the table ("move and
+    /// copy"): `recreate="always"`, or the default `"auto"` with an operation SQLite's
+    /// `ALTER TABLE` cannot do (anything but `add_column`, `create_index`, `drop_index`, or an
+    /// `add_column` whose server default is a SQL expression), as Alembic's SQLite
+    /// implementation decides.
+    pub batch_rebuilds_on_sqlite: bool,
 }
 
 impl Operation {
@@ -310,6 +316,7 @@ fn str_arg(call: &PyExpr, pos: usize, kw: &str) -> Option<String> {
 /// Build the operations of one body. `script` mode (not a revision) keeps only SQL.
 pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<Operation> {
     let mut ops: Vec<Operation> = Vec::new();
+    let mut needs_rebuild: Vec<bool> = Vec::new();
     let mut sql_spans: Vec<(usize, usize)> = Vec::new();
     for site in calls {
         let ExprKind::Call {
@@ -429,6 +436,18 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
                 uses.extend(extension::uses_in_sql(t.statement_span(st), st));
             }
         }
+        // What SQLite's `ALTER TABLE` cannot do in a batch block: anything but `add_column`,
+        // `create_index` and `drop_index`, and an `add_column` whose server default is a SQL
+        // expression (`sa.text(...)`, `sa.false()`, `func.now()`).
+        needs_rebuild.push(match method.as_str() {
+            "create_index" | "drop_index" => false,
+            "add_column" => call
+                .positional(if in_batch { 0 } else { 1 })
+                .or_else(|| call.kwarg("column"))
+                .and_then(|c| c.kwarg("server_default"))
+                .is_some_and(|d| matches!(d.kind, ExprKind::Call { .. })),
+            _ => true,
+        });
         ops.push(Operation {
             kind,
             method,
@@ -450,7 +469,27 @@ pub fn operations(file: FileId, calls: &[CallSite], imports: &[Import]) -> Vec<O
             uses,
             table_created_by: None,
             table_created_idempotently_by: None,
+            batch_rebuilds_on_sqlite: false,
         });
+    }
+    // Which batch blocks SQLite rebuilds, read before the calls without a policy go.
+    let rebuilding: Vec<bool> = ops
+        .iter()
+        .map(|op| {
+            let Some(block) = &op.context.batch else {
+                return false;
+            };
+            match block.call.kwarg("recreate").and_then(|r| r.as_str()) {
+                Some("always") => true,
+                Some("never") => false,
+                _ => ops.iter().zip(&needs_rebuild).any(|(o, &needs)| {
+                    needs && o.context.batch.as_ref().is_some_and(|b| **b == **block)
+                }),
+            }
+        })
+        .collect();
+    for (op, r) in ops.iter_mut().zip(rebuilding) {
+        op.batch_rebuilds_on_sqlite = r;
     }
     // Calls revlint has no policy for are kept only for what they use or run.
     // alembic_utils' `op.create_entity(...)` is kept: it may create an extension.

@@ -53,6 +53,10 @@ deploys migrating at once do not change that: the second one blocks, then fails.
 
   Alembic's placeholder `driver://…` names nothing, and sources of one rank that disagree
   (a project that supports MySQL and PostgreSQL) decide nothing: no finding.
+  On SQLite, an `add_column` in a `batch_alter_table` block that Alembic runs by rebuilding
+  the table (`recreate="always"`, or an operation SQLite's `ALTER TABLE` cannot do, such as
+  `alter_column`, or a server default that is a SQL expression) is not reported: the rebuilt
+  table's columns are a mapping by name, so a column that exists is replaced, not added twice.
   `revlint check -v` prints the database and the evidence that decided it;
 - **the DDL runs outside a transaction**: inside `autocommit_block()`, after
   `op.execute("COMMIT")`, or on a connection with `isolation_level="AUTOCOMMIT"` (in the
@@ -715,6 +719,14 @@ fn check_body(
             }
         }
         if op.keyword_guard || builds_on_fresh || paired(&events, here) {
+            continue;
+        }
+        // SQLite rebuilds the table for this batch block: the new table's columns are a
+        // mapping by name, so adding a column that exists replaces it instead of failing.
+        if kind == OpKind::AddColumn
+            && dialect == Some(Dialect::Sqlite)
+            && op.batch_rebuilds_on_sqlite
+        {
             continue;
         }
         let head = call_head(cx, op);
