@@ -292,4 +292,26 @@ fn sort_and_dedupe(d: &Discovered, diagnostics: &mut Vec<Diagnostic>) {
     };
     diagnostics.sort_by_cached_key(key);
     diagnostics.dedup();
+    // One fact reached two ways (a script that a Dockerfile and a compose service both run)
+    // is one finding: keep the first, with the other's related labels added.
+    let mut merged: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+    for d in diagnostics.drain(..) {
+        if let Some(prev) = merged.last_mut() {
+            if prev.rule == d.rule
+                && prev.message == d.message
+                && prev.severity == d.severity
+                && prev.help == d.help
+                && prev.main_span() == d.main_span()
+            {
+                for l in d.labels {
+                    if !prev.labels.contains(&l) {
+                        prev.labels.push(l);
+                    }
+                }
+                continue;
+            }
+        }
+        merged.push(d);
+    }
+    *diagnostics = merged;
 }

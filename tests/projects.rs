@@ -66,3 +66,44 @@ fn incident_002_heads_and_merge() {
     let g = revlint::graph::RevisionGraph::build(&d.projects[0]);
     assert_eq!(g.ids(&g.heads), ["f709960167e7"]);
 }
+
+/// A script that a Dockerfile and a compose service both run holds one hazard: one finding,
+/// whose related labels show both ways it is reached.
+#[test]
+fn one_fact_reached_two_ways_is_one_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".git")).unwrap();
+    common::alembic_skeleton(d);
+    std::fs::write(
+        d.join("startup.sh"),
+        "#!/bin/bash\nalembic upgrade head\nexec gunicorn app:app\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("Dockerfile"),
+        "FROM python:3.12-slim\nWORKDIR /app\nCOPY . .\nCMD [\"./startup.sh\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("docker-compose.yml"),
+        "services:\n  api:\n    build: .\n    command: /bin/sh startup.sh\n",
+    )
+    .unwrap();
+    let r = common::lint_dir(d, Some(&[revlint::rules::RuleId::MigrationFailureIgnored]));
+    assert_eq!(
+        common::finding_lines(&r),
+        vec!["migration-failure-ignored startup.sh:2".to_string()]
+    );
+    let ways: Vec<String> = r.diagnostics[0]
+        .labels
+        .iter()
+        .filter(|l| !l.primary)
+        .map(|l| r.discovered.db.get(l.span.file).display.clone())
+        .collect();
+    assert!(ways.iter().any(|w| w.ends_with("Dockerfile")), "{ways:?}");
+    assert!(
+        ways.iter().any(|w| w.ends_with("docker-compose.yml")),
+        "{ways:?}"
+    );
+}
