@@ -22,6 +22,9 @@ reads (`deploy.update_config`, `deploy.mode: global`/`*-job`). Values
 inherited through `x-deploy: &deploy` anchors and `<<:` merge keys are read in the merged
 result and reported at the anchor, with the alias that brought them.
 
+A migrate service with `deploy.replicas: 0` is skipped: the stack deploy starts no task of
+it (a script scales it up or runs the migration itself), so there is no rollout to order.
+
 A service whose migration command is baked into its image, where revlint cannot see it, is
 named in the settings: `migrate-services = ["*-migrator"]`.
 
@@ -70,6 +73,11 @@ impl Rule for MigrateServiceRollout {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for s in services(cx) {
             if s.role != ServiceRole::Migrate || !s.stack() || s.job_mode() {
+                continue;
+            }
+            // `replicas: 0`: the stack deploy starts no migration task, so there is no
+            // rollout to order; whoever scales it up or runs the migration by hand does.
+            if s.svc.replicas.as_ref().is_some_and(|r| r.int() == Some(0)) {
                 continue;
             }
             let name = &s.svc.name;
