@@ -1374,12 +1374,34 @@ fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
             || st.run.as_ref().is_some_and(|(_, list)| {
                 list.commands.iter().any(|c| {
                     let w: Vec<&str> = c.argv.iter().map(|w| w.text.as_str()).collect();
+                    let local = !remote && !c.wrappers.iter().any(|x| x == "ssh");
+                    // `docker compose up -d db`, `docker compose run --detach db`: the stack
+                    // runs on the runner.
                     let local_up = matches!(
                         c.kind,
-                        CommandKind::Deploy(DeployKind::ComposeUp { remote: false, .. })
-                    ) && !remote
-                        && !c.wrappers.iter().any(|x| x == "ssh");
+                        CommandKind::Deploy(
+                            DeployKind::ComposeUp { remote: false, .. }
+                                | DeployKind::ComposeRun { remote: false, .. }
+                        )
+                    ) && local;
+                    // `docker run -d --name postgres postgres:16`: a database container on
+                    // the runner (a foreground one would block the job).
+                    let db_container = local
+                        && c.wrappers.iter().any(|x| x == "docker run")
+                        && c.container.as_deref().is_some_and(|image| {
+                            let name = image.split(['@', ':']).next().unwrap_or("");
+                            matches!(
+                                name.rsplit('/').next().unwrap_or(""),
+                                "postgres"
+                                    | "postgis"
+                                    | "pgvector"
+                                    | "timescaledb"
+                                    | "mysql"
+                                    | "mariadb"
+                            )
+                        });
                     local_up
+                        || db_container
                         || w.starts_with(&["kind", "create", "cluster"])
                         || w.starts_with(&["minikube", "start"])
                         || w.starts_with(&["k3d", "cluster", "create"])
