@@ -5,7 +5,7 @@
 use crate::parse::yaml::{Loc, NodeKind, ScalarStyle, YamlNode};
 use crate::source::{FileId, Span};
 
-use super::command::CommandList;
+use super::command::{CommandKind, CommandList};
 
 /// A scalar setting, where it is written, and the anchor it was inherited from.
 #[derive(Debug, Clone)]
@@ -234,9 +234,27 @@ impl ComposeFile {
                     .map(StackReason::SwarmKey)
             })
         };
+        // A server started with `--reload` (uvicorn, gunicorn, `flask run`) or `fastapi dev`
+        // watches the source for edits: a developer's stack, whatever the file is called.
+        let reloads = services.iter().any(|s| {
+            s.command.iter().chain(&s.entrypoint).any(|c| {
+                c.list.commands.iter().any(|cmd| {
+                    matches!(cmd.kind, CommandKind::Serve { .. })
+                        && cmd.argv.iter().any(|w| w.text == "--reload")
+                        || matches!(
+                            cmd.argv
+                                .iter()
+                                .map(|w| w.text.as_str())
+                                .collect::<Vec<_>>()
+                                .as_slice(),
+                            ["fastapi", "dev", ..]
+                        )
+                })
+            })
+        });
         ComposeFile {
             file,
-            dev: local,
+            dev: local || reloads,
             services,
             stack,
         }

@@ -17,6 +17,9 @@ finds the services that use the database (their environment names a database URL
 they run a server from the migrate service's image or build) and do not wait for the migration
 to finish: no `depends_on` on the migrate service, the short form (which waits only for the
 container to start), or a `condition` other than `service_completed_successfully`.
+A developer's compose file is skipped: one named for development or tests
+(`docker-compose.dev.yml`, `compose.local.yaml`), or one whose server runs with `--reload` or
+`fastapi dev`, which watch the source for edits.
 
 ## Why is this bad?
 
@@ -57,7 +60,9 @@ impl Rule for AppNotGatedOnMigrations {
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         let all: Vec<_> = services(cx).collect();
         for m in &all {
-            if m.role != ServiceRole::Migrate || m.stack() {
+            // A developer's stack (`docker-compose.dev.yml`, a server on `--reload`) is not
+            // how the project deploys; a race there costs a restart, not a deploy.
+            if m.role != ServiceRole::Migrate || m.stack() || m.file.dev {
                 continue;
             }
             let same_file = all.iter().filter(|o| std::ptr::eq(o.file, m.file));
