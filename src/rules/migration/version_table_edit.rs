@@ -20,7 +20,11 @@ Finds SQL that drops, truncates, deletes from, updates or renames Alembic's vers
 SQL scripts (test suites excepted: files under `tests/`, `test_*.py`, `*_test.py`,
 `conftest.py` reset throwaway databases on purpose). Only SQL that is executed counts: a mention in a comment, a docstring or a log
 message does not, and neither does `SELECT` or widening `version_num`
-(`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`).
+(`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`). In scripts, two
+"delete the database" shapes are not reported either: a command that refuses to run in
+production before it gets there, and a `DROP` of the version table after the same function
+dropped every model table (`metadata.drop_all(engine)`): schema and record are emptied
+together and still agree.
 
 ## Why is this bad?
 
@@ -141,12 +145,29 @@ impl Rule for VersionTableEdit {
             }
             let text = &cx.db.get(s.file).text;
             found.retain(|d| {
-                d.main_span()
-                    .is_none_or(|sp| !refuses_production(text, sp.start as usize))
+                d.main_span().is_none_or(|sp| {
+                    !refuses_production(text, sp.start as usize)
+                        && !drops_schema_first(text, sp.start as usize, sp.end as usize)
+                })
             });
             out.extend(found);
         }
     }
+}
+
+/// Whether the version table is dropped (`DROP TABLE`) after the same function dropped every
+/// table the models describe (`metadata.drop_all(engine)`, `db.drop_all()`): a "delete the
+/// database" command that empties the schema and its record together, so they still agree.
+fn drops_schema_first(text: &str, start: usize, end: usize) -> bool {
+    let statement = text.get(start..end).unwrap_or("").to_ascii_uppercase();
+    if !statement.contains("DROP") {
+        return false;
+    }
+    let before = &text[..start.min(text.len())];
+    let Some(def) = before.rfind("def ") else {
+        return false;
+    };
+    before[def..].contains(".drop_all(")
 }
 
 /// Whether the function around `at` refuses to run in production before it gets there (a
