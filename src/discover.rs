@@ -502,6 +502,8 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
             || lower.contains("stack"))
         // `docker-compose.template.yml`: the input of a generator, not a compose file.
         && !lower.split(['.', '-', '_']).any(|w| w == "template" || w == "tmpl")
+        // A Helm chart's `templates/` hold Go templates that render to Kubernetes objects.
+        && !in_helm_templates(path)
     {
         inputs.compose.push(path.to_path_buf());
     } else if lower == "dockerfile"
@@ -515,6 +517,14 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
     } else if lower.ends_with(".py") {
         inputs.python.push(path.to_path_buf());
     }
+}
+
+/// Whether a file sits in a Helm chart's `templates/` folder (a `Chart.yaml` beside it):
+/// Go templates, YAML only once Helm renders them.
+fn in_helm_templates(path: &Path) -> bool {
+    path.ancestors().skip(1).take(8).any(|d| {
+        d.file_name().is_some_and(|n| n == "templates") && d.with_file_name("Chart.yaml").is_file()
+    })
 }
 
 /// Files that may run SQL: Python, shell and SQL scripts.
