@@ -13,7 +13,9 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Checks that every entry of `depends_on` is a revision id or a branch label declared in the
-project.
+project. An id that another Alembic project of the repository declares is not reported: a
+plugin's revisions that build on the core's run together with them, through the
+`version_locations` the application assembles in code.
 
 ## Why is this bad?
 
@@ -42,10 +44,12 @@ impl Rule for DanglingDependsOn {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for (project, g) in cx.projects.iter().zip(cx.graphs) {
+        for (pi, (project, g)) in cx.projects.iter().zip(cx.graphs).enumerate() {
             for d in &g.dangling_depends {
                 let id = &d.reference.id;
-                if super::maybe_in_unreadable(cx.db, project, id) {
+                if super::maybe_in_unreadable(cx.db, project, id)
+                    || super::declared_by_another_project(cx, pi, id)
+                {
                     continue;
                 }
                 let help = match closest(g, id) {

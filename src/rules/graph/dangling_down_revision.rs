@@ -14,7 +14,9 @@ static META: RuleMeta = RuleMeta {
 
 Checks that every id in `down_revision` is the `revision` of some file in the project's
 version locations. When the id is a typo or a truncated copy of an existing id, it suggests
-that id. A branch label is not accepted here: only `depends_on` may name labels.
+that id. A branch label is not accepted here: only `depends_on` may name labels. An id that
+another Alembic project of the repository declares is not reported: a plugin whose history
+starts from the core's runs with it, through `version_locations` assembled in code.
 
 ## Why is this bad?
 
@@ -43,10 +45,12 @@ impl Rule for DanglingDownRevision {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for (project, g) in cx.projects.iter().zip(cx.graphs) {
+        for (pi, (project, g)) in cx.projects.iter().zip(cx.graphs).enumerate() {
             for d in &g.dangling_down {
                 let id = &d.reference.id;
-                if super::maybe_in_unreadable(cx.db, project, id) {
+                if super::maybe_in_unreadable(cx.db, project, id)
+                    || super::declared_by_another_project(cx, pi, id)
+                {
                     continue;
                 }
                 let (message, help) = if d.names_label {

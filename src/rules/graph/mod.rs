@@ -57,6 +57,20 @@ pub(crate) fn join_and(items: &[String]) -> String {
 /// Whether `id` may be declared by a file revlint could not read (an unreadable file, or one
 /// whose syntax error hid its `revision`) whose name starts with it. The parse-error finding
 /// is then the one to fix; a dangling finding would be noise.
+/// Whether another Alembic project of the repository declares `id` (a revision or a branch
+/// label): a plugin whose revisions build on the core's, run together through
+/// `version_locations` the application assembles in code.
+pub(crate) fn declared_by_another_project(
+    cx: &crate::rules::Context,
+    here: usize,
+    id: &str,
+) -> bool {
+    cx.graphs
+        .iter()
+        .enumerate()
+        .any(|(i, g)| i != here && (g.by_id.contains_key(id) || g.label_owner.contains_key(id)))
+}
+
 pub(crate) fn maybe_in_unreadable(
     db: &FileDb,
     project: &crate::model::project::Project,
