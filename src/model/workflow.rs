@@ -11,6 +11,29 @@ pub struct Concurrency {
     pub key: Span,
     /// `cancel-in-progress`, if set.
     pub cancel: Option<Val>,
+    /// The group as written (`concurrency: deploy` or `group: deploy-${{ github.ref }}`).
+    pub group: Option<String>,
+}
+
+impl Concurrency {
+    /// Whether, for runs started by `event`, the group names the run itself
+    /// (`${{ github.event.pull_request.number || github.run_id }}` outside pull requests):
+    /// every run has a group of its own, and none cancels another.
+    pub fn unique_per_run(&self, event: &str) -> bool {
+        let Some(group) = &self.group else {
+            return false;
+        };
+        let pull_request = event.starts_with("pull_request");
+        group.split("${{").skip(1).any(|rest| {
+            let expr = rest.split("}}").next().unwrap_or("");
+            // The first alternative that has a value for this event decides.
+            let decisive = expr.split("||").map(str::trim).find(|alt| {
+                pull_request
+                    || !(alt.starts_with("github.event.pull_request") || *alt == "github.head_ref")
+            });
+            decisive.is_some_and(|alt| matches!(alt, "github.run_id" | "github.run_number"))
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +155,11 @@ fn concurrency(file: FileId, node: &YamlNode) -> Option<Concurrency> {
             .value
             .get("cancel-in-progress")
             .and_then(|c| Val::from_node(file, c)),
+        group: e
+            .value
+            .as_str()
+            .or_else(|| e.value.get("group").and_then(YamlNode::as_str))
+            .map(str::to_string),
     })
 }
 

@@ -58,7 +58,7 @@ impl Rule for CancelInProgressMigration {
                 let v = c.cancel.as_ref()?;
                 events
                     .iter()
-                    .find(|e| eval_on(&v.text, e) == Some(true))
+                    .find(|e| eval_on(&v.text, e) == Some(true) && !c.unique_per_run(e))
                     .map(|e| (v.span, e.to_string()))
             };
             let per_migration = cx.deploy.env.iter().any(|e| e.transaction_per_migration);
