@@ -381,12 +381,17 @@ pub fn build(
         }
         b.image = None;
         if let Some(sp) = at {
+            // `Dockerfile.dev`, `local.dockerfile`: a developer's image, not the one deployed.
+            let dev = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(crate::model::compose::dev_file_name);
             m.surfaces.push(Surface {
                 kind: SurfaceKind::ImageStart { dockerfile: di },
                 span: sp,
                 runs,
                 env: df.env.clone(),
-                test: false,
+                test: dev,
             });
         }
         m.dockerfiles.push(df);
@@ -1127,10 +1132,13 @@ pub fn startup_root(f: &PyFacts, i: usize) -> bool {
             || d.ends_with("on_startup")
             || d.ends_with(".startup")
     });
-    let named = matches!(
-        func.name.as_str(),
-        "create_app" | "make_app" | "build_app" | "get_app" | "lifespan" | "app_lifespan"
-    );
+    let named = match func.name.as_str() {
+        "create_app" | "make_app" | "build_app" | "get_app" => true,
+        // A lifespan the module's own app does not take (`FastAPI()` without `lifespan=`)
+        // never runs; one defined for an app built elsewhere may.
+        "lifespan" | "app_lifespan" => !f.builds_app || f.lifespan_refs.contains(&func.name),
+        _ => false,
+    };
     deco || named
         || f.lifespan_refs.contains(&func.name)
         || (f.builds_app && f.module_refs.contains(&func.name))

@@ -88,6 +88,20 @@ pub struct Function {
     pub decorators: Vec<String>,
     /// Names the body refers to (calls and references such as `to_thread(run_migrations)`).
     pub refs: Vec<String>,
+    /// The names of `refs` referred to at least once outside an `if` that selects a
+    /// development, local, test or debug setup (`if settings.LOCAL_ENVIRONMENT:`,
+    /// `if app.debug:`): a name missing here is used only on such a path.
+    pub plain_refs: Vec<String>,
+}
+
+/// Whether an `if` condition selects a development, local, test or debug setup, or SQLite.
+pub fn dev_condition(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["sqlite", "development", "testing", "debug"]
+        .iter()
+        .any(|w| t.contains(w))
+        || t.split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| matches!(w, "dev" | "local"))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -449,7 +463,17 @@ impl<'s> Collector<'s> {
 
     fn note_ref(&mut self, name: &str) {
         match self.function {
-            Some(i) => self.facts.functions[i].refs.push(name.to_string()),
+            Some(i) => {
+                let dev = self
+                    .guards
+                    .iter()
+                    .any(|g| !g.negated && dev_condition(&g.text));
+                let f = &mut self.facts.functions[i];
+                if !dev && !f.plain_refs.iter().any(|r| r == name) {
+                    f.plain_refs.push(name.to_string());
+                }
+                f.refs.push(name.to_string());
+            }
             None if !self.main_guard => self.facts.module_refs.push(name.to_string()),
             None => self.facts.main_refs.push(name.to_string()),
         }
@@ -501,6 +525,7 @@ impl<'a> Visitor<'a> for Collector<'_> {
                             .map(|d| self.text(&d.expression).to_string())
                             .collect(),
                         refs: Vec::new(),
+                        plain_refs: Vec::new(),
                     });
                     let outer_guards = std::mem::take(&mut self.guards);
                     let outer_main = self.main_guard;

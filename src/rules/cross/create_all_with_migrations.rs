@@ -203,14 +203,8 @@ fn report(
         }
         // The bootstrap shape, and a development-only database (SQLite, a dev/test setting).
         if e.guards.iter().any(|g| {
-            let t = g.text.to_ascii_lowercase();
             empty_database_check(&g.text, g.negated)
-                || (!g.negated
-                    && (["sqlite", "development", "testing", "debug"]
-                        .iter()
-                        .any(|w| t.contains(w))
-                        || t.split(|c: char| !c.is_ascii_alphanumeric())
-                            .any(|w| w == "dev")))
+                || (!g.negated && pyapp::dev_condition(&g.text))
         }) {
             continue;
         }
@@ -390,8 +384,10 @@ impl<'a> Reach<'a> {
                         }
                     }
                     for (gi, g) in caller_facts.functions.iter().enumerate() {
+                        // A call made only on a development path (`if settings.DEBUG:`,
+                        // `if LOCAL_ENVIRONMENT:`) is not a production caller.
                         if (afile == callee_file && g.name == name)
-                            || !g.refs.contains(&name)
+                            || !g.plain_refs.contains(&name)
                             || coordinates_alembic(caller_facts, gi)
                         {
                             continue;
