@@ -173,6 +173,17 @@ impl Service {
     }
 }
 
+/// Whether a file's name says it is for development or tests (`docker-compose.dev.yml`,
+/// `compose.local.yaml`, `Dockerfile.test`, `local.dockerfile`): not how the project deploys.
+pub fn dev_file_name(name: &str) -> bool {
+    name.to_ascii_lowercase().split(['.', '-', '_']).any(|w| {
+        matches!(
+            w,
+            "dev" | "develop" | "development" | "local" | "test" | "tests" | "ci" | "override"
+        )
+    })
+}
+
 /// Why a file is rolled out by `docker stack deploy`.
 #[derive(Debug, Clone)]
 pub enum StackReason {
@@ -209,9 +220,7 @@ impl ComposeFile {
         let lower = name.to_ascii_lowercase();
         // A name like `docker-compose.stack.dev.yml` is a local variant of a stack file, run
         // with `docker compose`.
-        let local = lower
-            .split(['.', '-', '_'])
-            .any(|w| matches!(w, "dev" | "local" | "test" | "tests" | "ci" | "override"));
+        let local = dev_file_name(&lower);
         // `deploy.placement` alone is no sign: the Compose specification has it too.
         let stack = if lower.contains("stack") && !local {
             Some(StackReason::Name)
