@@ -20,8 +20,9 @@ Finds SQL that drops, truncates, deletes from, updates or renames Alembic's vers
 SQL scripts (test suites excepted: files under `tests/`, `test_*.py`, `*_test.py`,
 `conftest.py` reset throwaway databases on purpose). Only SQL that is executed counts: a mention in a comment, a docstring or a log
 message does not, and neither does `SELECT` or widening `version_num`
-(`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`). In scripts, two
-"delete the database" shapes are not reported either: a command that refuses to run in
+(`ALTER TABLE alembic_version ALTER COLUMN version_num TYPE VARCHAR(64)`). In scripts, these
+shapes are not reported either: a script that creates the database it works on (`CREATE
+DATABASE`, `createdb`: a self-check or a scratch reset), a command that refuses to run in
 production before it gets there, and a `DROP` of the version table after the same function
 dropped every model table (`metadata.drop_all(engine)`): schema and record are emptied
 together and still agree.
@@ -144,6 +145,11 @@ impl Rule for VersionTableEdit {
                 check_sql(&all_tables, text, "this script", &mut found);
             }
             let text = &cx.db.get(s.file).text;
+            // A script that creates the database it works on (a self-check or a reset of a
+            // scratch database) edits no database a deploy uses.
+            if creates_its_database(text) {
+                continue;
+            }
             found.retain(|d| {
                 d.main_span().is_none_or(|sp| {
                     !refuses_production(text, sp.start as usize)
@@ -153,6 +159,15 @@ impl Rule for VersionTableEdit {
             out.extend(found);
         }
     }
+}
+
+/// Whether a script runs `CREATE DATABASE` (or `createdb`): it makes the database it works on.
+fn creates_its_database(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    upper.contains("CREATE DATABASE")
+        || text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|w| w == "createdb")
 }
 
 /// Whether the version table is dropped (`DROP TABLE`) after the same function dropped every
