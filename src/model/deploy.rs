@@ -65,10 +65,28 @@ impl Run {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
-        matches!(
-            stem.as_str(),
-            "main" | "app" | "run" | "server" | "serve" | "bot" | "wsgi" | "asgi" | "__main__"
-        )
+        // `main.py`, `bot.py`, and the words of a longer name (`audio_service.py`,
+        // `alert_worker.py`): a program that keeps running, not a one-shot task (`seed.py`).
+        stem == "__main__"
+            || stem.split(['_', '-']).any(|w| {
+                matches!(
+                    w,
+                    "main"
+                        | "app"
+                        | "run"
+                        | "server"
+                        | "serve"
+                        | "service"
+                        | "bot"
+                        | "wsgi"
+                        | "asgi"
+                        | "worker"
+                        | "daemon"
+                        | "listener"
+                        | "consumer"
+                        | "scheduler"
+                )
+            })
     }
 
     /// Inside an explicit "the database is empty" branch (the redash bootstrap shape).

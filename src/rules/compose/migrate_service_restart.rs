@@ -17,7 +17,9 @@ successfully. Under swarm (a stack-deployed file): `deploy.restart_policy` absen
 condition is `any`) or `condition: any`; a `restart: "no"` does not count, because
 `docker stack deploy` ignores `restart:`. Under plain compose: `restart: always` or
 `unless-stopped`. `mode: replicated-job` and `global-job` services are not restarted after
-success and are not reported.
+success and are not reported. A service that migrates and then runs a server, or a program
+that keeps running (`python main.py`, `python audio_service.py`, `exec supervisord`), is the
+application, not a one-shot migrate service.
 
 A service whose migration command is baked into its image, where revlint cannot see it, is
 named in the settings: `migrate-services = ["*-migrator"]`.
