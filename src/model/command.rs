@@ -2493,8 +2493,12 @@ fn step(argv: &[Aw], i: usize, acc: &mut Acc, st: &ShState, outer: &[(String, St
                 i + 1,
                 &["-n", "--namespace", "--kube-context", "--kubeconfig"],
             );
+            // `helm install --dry-run` renders and validates; it changes no cluster.
+            let dry_run = argv[o.end..]
+                .iter()
+                .any(|a| a.text == "--dry-run" || a.text.starts_with("--dry-run="));
             match t(o.end) {
-                "upgrade" | "install" => done(CommandKind::Deploy(Deploy::Helm)),
+                "upgrade" | "install" if !dry_run => done(CommandKind::Deploy(Deploy::Helm)),
                 _ => done(CommandKind::Other),
             }
         }
@@ -3042,7 +3046,12 @@ fn kubectl(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
             }
             None => done(CommandKind::Other),
         },
-        "apply" | "set" | "rollout" | "replace" | "patch" | "create" => {
+        // `--dry-run=client|server` validates without changing the cluster.
+        "apply" | "set" | "rollout" | "replace" | "patch" | "create"
+            if !argv[j..]
+                .iter()
+                .any(|a| a.text == "--dry-run" || a.text.starts_with("--dry-run=")) =>
+        {
             done(CommandKind::Deploy(Deploy::Kubectl))
         }
         _ => done(CommandKind::Other),
@@ -3736,6 +3745,16 @@ mod tests {
             ("helm repo add x y", CommandKind::Other),
             ("fly deploy --remote-only", CommandKind::Deploy(Deploy::Fly)),
             ("flyctl deploy", CommandKind::Deploy(Deploy::Fly)),
+            (
+                "helm upgrade --install app ./chart",
+                CommandKind::Deploy(Deploy::Helm),
+            ),
+            ("helm install test ./chart --dry-run", CommandKind::Other),
+            ("kubectl apply --dry-run=client -f k8s/", CommandKind::Other),
+            (
+                "helm upgrade --install app ./chart --dry-run=server",
+                CommandKind::Other,
+            ),
             ("railway up", CommandKind::Deploy(Deploy::Railway)),
             ("git push heroku main", CommandKind::Deploy(Deploy::Heroku)),
             (
