@@ -12,8 +12,12 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Finds `concurrency.cancel-in-progress: true` (or an expression that is true for a push,
-release or scheduled run) on a workflow or job that deploys or migrates. An expression such as
-`${{ github.event_name == 'pull_request' }}`, false outside pull requests, is not reported.
+release or scheduled run) on a workflow or job whose steps migrate a real database (on the
+runner, or over SSH). An expression such as `${{ github.event_name == 'pull_request' }}`,
+false outside pull requests, is not reported, and neither is a group that names the run
+(`${{ github.event.pull_request.number || github.run_id }}` outside pull requests), or a job
+that only deploys: a migration the platform runs (a Fly `release_command`, a Heroku release
+phase, a Kubernetes Job) keeps running when the workflow is cancelled.
 
 ## Why is this bad?
 
@@ -36,6 +40,14 @@ concurrency:
 "#,
 };
 
+/// Whether a step of the job migrates a real database itself.
+fn job_migrates(cx: &Context, workflow: usize, job: usize) -> bool {
+    cx.deploy.deploy_surfaces().any(|s| {
+        matches!(s.kind, crate::model::deploy::SurfaceKind::Step { workflow: w, job: j, .. } if w == workflow && j == job)
+            && s.runs.iter().any(|r| r.migrates())
+    })
+}
+
 impl Rule for CancelInProgressMigration {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -43,7 +55,16 @@ impl Rule for CancelInProgressMigration {
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for (wi, wf) in cx.deploy.workflows.iter().enumerate() {
-            let jobs = cx.deploy.deploying_jobs(wi);
+            // Jobs whose own steps migrate (on the runner, or over SSH, which a cancelled
+            // run hangs up on). A deploy whose migration runs on the platform (a Fly
+            // `release_command`, a Heroku release phase, a Kubernetes Job) keeps running
+            // when the workflow is cancelled.
+            let jobs: Vec<_> = cx
+                .deploy
+                .deploying_jobs(wi)
+                .into_iter()
+                .filter(|d| d.migrates || job_migrates(cx, wi, d.job))
+                .collect();
             if jobs.is_empty() {
                 continue;
             }
