@@ -504,6 +504,14 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
         && !lower.split(['.', '-', '_']).any(|w| w == "template" || w == "tmpl")
         // A Helm chart's `templates/` hold Go templates that render to Kubernetes objects.
         && !in_helm_templates(path)
+        // `examples/` and `docs/` show ways to run it (often with `...` elisions), not how
+        // this project deploys.
+        && !below.components().any(|c| {
+            matches!(
+                c.as_os_str().to_str(),
+                Some("docs" | "doc" | "examples" | "example")
+            )
+        })
     {
         inputs.compose.push(path.to_path_buf());
     } else if lower == "dockerfile"
