@@ -65,28 +65,30 @@ impl Run {
             .next()
             .unwrap_or("")
             .to_ascii_lowercase();
-        // `main.py`, `bot.py`, and the words of a longer name (`audio_service.py`,
-        // `alert_worker.py`): a program that keeps running, not a one-shot task (`seed.py`).
-        stem == "__main__"
-            || stem.split(['_', '-']).any(|w| {
+        // `main.py`, `bot.py`, and a longer name built from a long-running noun
+        // (`audio_service.py`, `alert_worker.py`); not a task named for what it does once
+        // (`run_db_migrations.py`, `seed.py`, `init_db.py`).
+        let words: Vec<&str> = stem.split(['_', '-']).collect();
+        let one_shot = words
+            .iter()
+            .any(|w| w.starts_with("migrat") || matches!(*w, "seed" | "init" | "setup" | "db"));
+        matches!(
+            stem.as_str(),
+            "main" | "app" | "run" | "server" | "serve" | "bot" | "wsgi" | "asgi" | "__main__"
+        ) || (!one_shot
+            && words.iter().any(|w| {
                 matches!(
-                    w,
-                    "main"
-                        | "app"
-                        | "run"
-                        | "server"
-                        | "serve"
+                    *w,
+                    "server"
                         | "service"
                         | "bot"
-                        | "wsgi"
-                        | "asgi"
                         | "worker"
                         | "daemon"
                         | "listener"
                         | "consumer"
                         | "scheduler"
                 )
-            })
+            }))
     }
 
     /// Inside an explicit "the database is empty" branch (the redash bootstrap shape).
