@@ -140,13 +140,22 @@ fn diagnose(
         .map(|&h| g.nodes[h].id.as_str())
         .filter(|id| heads.iter().filter(|&&o| g.nodes[o].id == *id).count() > 1)
         .collect();
+    // The fact in the message; how the branches came apart in a note.
+    let ids: Vec<String> = heads
+        .iter()
+        .map(|&h| format!("`{}`", g.nodes[h].id))
+        .collect();
     let message = format!(
-        "{} heads: {}; {}, and they add {} since. `alembic upgrade head` fails with \"Multiple head revisions are present\"{}",
+        "{} heads, {}: `alembic upgrade head` fails with \"Multiple head revisions are present\"{}",
         heads.len(),
+        join_and(&ids),
+        unknowns_note(project),
+    );
+    let history = format!(
+        "{}; {}, and they add {} since",
         join_and(&head_list),
         diverged,
-        join_and(&adds),
-        unknowns_note(project),
+        join_and(&adds)
     );
     let help = if duplicated.is_empty() {
         let ids: Vec<&str> = g.ids(heads);
@@ -162,7 +171,9 @@ fn diagnose(
             join_and(&d)
         )
     };
-    let mut d = Diagnostic::new(RuleId::MultipleHeads, message).help(help);
+    let mut d = Diagnostic::new(RuleId::MultipleHeads, message)
+        .help(help)
+        .note(history);
     for (n, &h) in heads.iter().enumerate() {
         d = d.primary(
             revision_span(g, h),
