@@ -109,6 +109,8 @@ pub struct Service {
     pub environment: Vec<(String, String)>,
     /// Uses `deploy.placement` (swarm only).
     pub placement: Option<Span>,
+    /// The `ports:` (or else `expose:`) key, when it lists any port: the service serves.
+    pub ports: Option<Span>,
 }
 
 impl Service {
@@ -456,5 +458,10 @@ fn service(file: FileId, name: &str, key: &YamlNode, node: &YamlNode) -> Service
         volumes,
         environment: environment(node.get("environment")),
         placement: dget("placement").map(|e| span(file, e.key.loc)),
+        ports: ["ports", "expose"]
+            .iter()
+            .filter_map(|k| node.entry(k))
+            .find(|e| matches!(&e.value.kind, NodeKind::Seq(items) if !items.is_empty()))
+            .map(|e| span(file, e.key.loc)),
     }
 }

@@ -1458,7 +1458,14 @@ impl DeployModel {
         };
         // The application itself migrates and then serves: its entry script (`run.py`) is the
         // service's command and runs the migration from inside, or starts after it.
-        if s.runs[m..].iter().any(|r| r.serves() || r.starts_an_app())
+        // A service that publishes ports serves them: a one-shot migration listens on none.
+        let publishes = self
+            .compose
+            .get(compose)
+            .and_then(|f| f.services.get(service))
+            .is_some_and(|svc| svc.ports.is_some());
+        if publishes
+            || s.runs[m..].iter().any(|r| r.serves() || r.starts_an_app())
             || s.runs[..m].iter().any(Run::starts_an_app)
         {
             ServiceRole::MigrateThenServe

@@ -19,7 +19,8 @@ condition is `any`) or `condition: any`; a `restart: "no"` does not count, becau
 `unless-stopped`. `mode: replicated-job` and `global-job` services are not restarted after
 success and are not reported. A service that migrates and then runs a server, or a program
 that keeps running (`python main.py`, `python audio_service.py`, `exec supervisord`), is the
-application, not a one-shot migrate service.
+application, not a one-shot migrate service; so is a service that publishes `ports:` or
+`expose:`, whatever script starts its server.
 
 A service whose migration command is baked into its image, where revlint cannot see it, is
 named in the settings: `migrate-services = ["*-migrator"]`.

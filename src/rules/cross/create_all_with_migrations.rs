@@ -43,8 +43,9 @@ Not reported either:
   of a fresh database: `create_all()` then `command.stamp(cfg, "head")`);
 - a call after an `upgrade` in the same function (the migrations made every table first);
 - a call on a metadata the file makes itself (`class Base(DeclarativeBase)`,
-  `metadata = MetaData()`) in a module no `env.py` imports: a separate database or a scratch
-  table, not the schema the migrations own;
+  `metadata = MetaData()`) in a module no `env.py` imports, or on a lower-case metadata name
+  imported `from` a module (`from app.cache_tables import cache_metadata`) when no `env.py`
+  names either: a separate database or a scratch table, not the schema the migrations own;
 - a call under a condition that names SQLite or a development, testing or debug setting
   (`if settings.environment == "development":`, `== "dev"`), or in a function whose docstring
   or comments say it is for tests or development only.
@@ -117,7 +118,7 @@ fn separate_metadata(name: &str, a: &Around) -> bool {
                     || compact.contains(&format!("{name}=sqlalchemy.{f}"))
             });
     if !defined {
-        return false;
+        return imported_separate_metadata(name, a);
     }
     // `careagents/models.py` is imported as `careagents.models` (or from its package).
     let module: Vec<&str> = a
@@ -141,6 +142,57 @@ fn separate_metadata(name: &str, a: &Around) -> bool {
         }
     };
     !a.env_texts.iter().any(|env| imported(env))
+}
+
+/// Whether `word` occurs in `text` as a whole name (`.metadata` and `metadata,` count,
+/// `target_metadata` does not).
+fn mentions(text: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        !text[..i].chars().next_back().is_some_and(ident)
+            && !text[i + word.len()..].chars().next().is_some_and(ident)
+    })
+}
+
+/// Whether `name` is a metadata brought in by `from <module> import name` (a table module
+/// of its own, `cache_metadata` from `cache/sql/tables.py`) that no `env.py` names, whether
+/// by the name or by the module: env.py's `target_metadata` does not include it.
+fn imported_separate_metadata(name: &str, a: &Around) -> bool {
+    if a.env_texts.is_empty() || !name.chars().any(|c| c.is_ascii_lowercase()) {
+        return false;
+    }
+    let mut rest = a.text;
+    while let Some(at) = rest.find("from ") {
+        let line_start = at == 0 || rest[..at].ends_with('\n');
+        let tail = &rest[at + 5..];
+        rest = tail;
+        if !line_start {
+            continue;
+        }
+        let Some((module, after)) = tail.split_once(" import ") else {
+            break;
+        };
+        if module.contains('\n') {
+            continue;
+        }
+        let names = match after.trim_start().strip_prefix('(') {
+            Some(list) => list.split(')').next().unwrap_or(""),
+            None => after.lines().next().unwrap_or(""),
+        };
+        if !names
+            .split([',', '\n'])
+            .any(|n| n.split_whitespace().next() == Some(name))
+        {
+            continue;
+        }
+        let module = module.trim();
+        let last = module.rsplit('.').next().unwrap_or("");
+        return !last.is_empty()
+            && a.env_texts
+                .iter()
+                .all(|env| !mentions(env, name) && !mentions(env, last));
+    }
+    false
 }
 
 fn report(

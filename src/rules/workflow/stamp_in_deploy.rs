@@ -1,6 +1,6 @@
 use super::at_command;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::command::CommandKind;
+use crate::model::command::{CommandKind, Target};
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 
 pub struct StampInDeploy;
@@ -16,7 +16,11 @@ Finds `alembic stamp`, `flask db stamp` and `command.stamp(...)` in deploy surfa
 jobs, entrypoint/start/deploy scripts referenced by a Dockerfile, compose file or workflow,
 Dockerfile commands, Procfile. A stamp inside an explicit "the database is empty" branch (the
 bootstrap shape: `create_all()` then `stamp head` only when no schema exists yet) is not
-reported. `alembic upgrade head || alembic stamp head` is reported with its own message.
+reported, nor a stamp to a revision the script computes (`stamp "$REVISION"`) followed by an
+upgrade: the script adopts the revision its schema already has, found from the
+application's own version record, then upgrades from there. A stamp to a literal revision
+id on every deploy is reported. `alembic upgrade head || alembic stamp head` is reported
+with its own message.
 
 ## Why is this bad?
 
@@ -44,8 +48,20 @@ impl Rule for StampInDeploy {
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
         for s in cx.deploy.deploy_surfaces() {
-            for run in &s.runs {
-                if !matches!(run.kind, CommandKind::Stamp { .. }) || run.in_empty_database_guard() {
+            for (i, run) in s.runs.iter().enumerate() {
+                let CommandKind::Stamp { target } = &run.kind else {
+                    continue;
+                };
+                if run.in_empty_database_guard() {
+                    continue;
+                }
+                // `stamp "$REVISION"` then `upgrade head`: the script computed the revision
+                // the schema already has (from the application's own version record) and
+                // adopts it before upgrading; nothing past it is recorded unrun.
+                let adopts = matches!(target, Target::Unknown(t) if !t.is_empty())
+                    && !run.after_failed_migrate
+                    && s.runs[i + 1..].iter().any(|r| r.migrates());
+                if adopts {
                     continue;
                 }
                 let d = if run.after_failed_migrate {
