@@ -285,9 +285,16 @@ fn bare_create_table_project() -> tempfile::TempDir {
         "[alembic]\nscript_location = %(here)s/migrations\nsqlalchemy.url = mysql+pymysql://app@db/app\n",
     )
     .unwrap();
+    // The first schema (the single base runs into an empty database and is not judged),
+    // then the revision under test.
+    std::fs::write(
+        d.join("migrations/versions/aaaa00000000_base.py"),
+        "revision = 'aaaa00000000'\ndown_revision = None\n\ndef upgrade():\n    pass\n",
+    )
+    .unwrap();
     std::fs::write(
         d.join("migrations/versions/aaaa00000001_t.py"),
-        "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",
+        "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",
     )
     .unwrap();
     dir
@@ -449,12 +456,7 @@ fn a_single_deploy_file_path_is_linted_with_its_repository() {
 fn inline_suppressions_and_required_reasons() {
     let dir = bare_create_table_project();
     let d = dir.path();
-    let versions = d.join("migrations/versions");
-    let file = std::fs::read_dir(&versions)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "py"))
-        .unwrap();
+    let file = d.join("migrations/versions/aaaa00000001_t.py");
     let text = std::fs::read_to_string(&file).unwrap();
     let o = revlint(d, &["check", "--format", "concise"]);
     assert!(
@@ -504,7 +506,7 @@ fn github_format_annotates_ten_per_severity_and_counts_the_rest() {
         .collect();
     std::fs::write(
         d.join("migrations/versions/aaaa00000001_t.py"),
-        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n\ndef upgrade():\n{calls}"),
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n\ndef upgrade():\n{calls}"),
     )
     .unwrap();
     let o = revlint(d, &["check", "--format", "github"]);
@@ -1069,6 +1071,23 @@ fn non_idempotent_ddl_judges_the_revisions_a_branch_adds() {
             "migrations/versions/cccc00000003_c.py"
         ]
     );
+    // A history of one revision: the first schema, which runs only into an empty database,
+    // is not judged, but an audit judges it.
+    let single = tempfile::tempdir().unwrap();
+    let s = single.path();
+    std::fs::copy(d.join("alembic.ini"), s.join("alembic.ini")).unwrap();
+    std::fs::create_dir_all(s.join("migrations/versions")).unwrap();
+    std::fs::write(s.join("migrations/env.py"), "").unwrap();
+    std::fs::write(
+        s.join("migrations/versions/aaaa00000001_a.py"),
+        rev("aaaa00000001", "None", "a"),
+    )
+    .unwrap();
+    let o = revlint(s, &["check", "--format", "concise"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(lines(&o).is_empty(), "{}", stdout(&o));
+    let o = revlint(s, &["check", "--format", "concise", "--all-revisions"]);
+    assert_eq!(lines(&o), vec!["migrations/versions/aaaa00000001_a.py"]);
     // The same tree on PostgreSQL: no evidence, no finding, and nothing left out.
     std::fs::write(
         d.join("alembic.ini"),

@@ -84,8 +84,13 @@ fn fingerprints_survive_line_moves() {
     std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
     std::fs::write(d.join("migrations/env.py"), "").unwrap();
     let rev = |pad: &str| {
-        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = None\n{pad}\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n")
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n{pad}\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n")
     };
+    std::fs::write(
+        d.join("migrations/versions/aaaa00000000_base.py"),
+        "revision = 'aaaa00000000'\ndown_revision = None\n",
+    )
+    .unwrap();
     let file = d.join("migrations/versions/aaaa00000001_t.py");
     std::fs::write(&file, rev("")).unwrap();
     let before = sarif_of(d);

@@ -15,7 +15,8 @@
 //!
 //! Alembic's placeholder `driver://user:pass@localhost/dbname` is no evidence, and neither
 //! is a config URL that `env.py` replaces (`set_main_option("sqlalchemy.url", …)`,
-//! `create_engine(settings.…)`): that URL is a development default.
+//! `create_engine(settings.…)`, or a connection the application passes in through
+//! `config.attributes["connection"]`): that URL is a development default.
 
 use crate::source::{FileDb, FileId, Span};
 
@@ -272,7 +273,8 @@ pub fn env_url(text: &str) -> EnvUrl {
         || compact.contains("get_engine(")
         || compact.contains("url=os.")
         || compact.contains("url=settings")
-        || compact.contains("url=get_");
+        || compact.contains("url=get_")
+        || passed_in_by_caller(&compact);
     let uses = compact.contains("engine_from_config(")
         || compact.contains("get_main_option(\"sqlalchemy.url\")")
         || compact.contains("get_main_option('sqlalchemy.url')");
@@ -283,6 +285,22 @@ pub fn env_url(text: &str) -> EnvUrl {
         replaces_config_url: replaces,
         sqlite_transactional,
     }
+}
+
+/// `config.attributes.get("connection")` (whitespace removed): the application runs the
+/// migrations with a connection or engine of its own (Alembic's recipe for sharing a
+/// connection), and the config URL serves only the command line.
+fn passed_in_by_caller(compact: &str) -> bool {
+    ["connection", "engine", "connectable"].iter().any(|k| {
+        [
+            format!("attributes.get(\"{k}\""),
+            format!("attributes.get('{k}'"),
+            format!("attributes[\"{k}\"]"),
+            format!("attributes['{k}']"),
+        ]
+        .iter()
+        .any(|p| compact.contains(p.as_str()))
+    })
 }
 
 /// `from app.db import engine` (whitespace removed): the engine comes from application code.
@@ -378,6 +396,16 @@ mod tests {
         assert!(f.non_transactional().is_some());
         let f = decide(vec![ev(Dialect::Sqlite, 1, 0)], true);
         assert!(f.non_transactional().is_none());
+    }
+
+    #[test]
+    fn env_py_that_takes_the_callers_connection() {
+        let e = env_url("connectable = config.attributes.get(\"connection\")\nif connectable is None:\n    connectable = engine_from_config(config.get_section(config.config_ini_section))\n");
+        assert!(e.replaces_config_url && !e.uses_config_url);
+        let plain = env_url(
+            "connectable = engine_from_config(config.get_section(config.config_ini_section))\n",
+        );
+        assert!(plain.uses_config_url && !plain.replaces_config_url);
     }
 
     #[test]

@@ -43,8 +43,9 @@ deploys migrating at once do not change that: the second one blocks, then fails.
   SQLAlchemy's recipe (`transactional_ddl=True` and a `BEGIN` sent on the begin event). The
   database is read from, in this order, the first source that names one deciding:
   1. the URL the migrations read: `sqlalchemy.url` in the Alembic config (unless `env.py`
-     replaces it: `set_main_option("sqlalchemy.url", …)`, `create_engine(settings.…)`), and URL
-     literals in `env.py`;
+     replaces it: `set_main_option("sqlalchemy.url", …)`, `create_engine(settings.…)`, or a
+     connection the application passes in, `config.attributes.get("connection")`, which
+     leaves the ini URL to the developers' command line), and URL literals in `env.py`;
   2. the deploy configuration: URLs in compose and `.env` files, and the image of a compose
      database service (`mysql:8`, `mariadb`, `postgres`); test and CI compose files, and
      those in documentation or example folders, are skipped;
@@ -78,6 +79,11 @@ it, so only revisions that have not run yet are judged:
   or a branch that adds no revision to this project): the newest revision of each head, which
   is what the next deploy applies. A head that merges branches brings each branch's newest
   revision with it.
+
+In every case but `--all-revisions`, the single base of a project (its first revision, the
+initial schema) is left out: it runs only into an empty database, and when it stops
+half-way the empty database is made again, with nothing lost. A second base, a branch added
+to a project in use, is judged like any revision.
 
 A stamp back is the exception: the revisions it makes run again are old by definition, and
 are judged. `--all-revisions` judges every revision, for an audit; the summary says how many
@@ -299,6 +305,29 @@ fn kind_key(o: Object) -> &'static str {
     }
 }
 
+/// The revisions judged: the pending ones, less the single base of a project. The base
+/// creates the first schema in an empty database: if it stops half-way, the empty database
+/// is made again and nothing is lost. (A second base, a branch added later, runs against a
+/// database in use.) `--all-revisions` and the team's setting judge the base too.
+fn judged_revisions(
+    cx: &Context,
+    project: &Project,
+    graph: Option<&RevisionGraph>,
+) -> BTreeSet<crate::source::FileId> {
+    let mut scope = super::pending_revisions(cx, project, graph);
+    if let Some(g) = graph.filter(|g| {
+        g.bases.len() == 1
+            && cx.options.revision_scope != RevisionScope::All
+            && cx.options.require_idempotent_ddl.is_none()
+    }) {
+        let base = g.nodes[g.bases[0]].migration;
+        if base.depends_on.is_empty() && !base.parents_unknown() {
+            scope.remove(&base.file);
+        }
+    }
+    scope
+}
+
 impl Rule for NonIdempotentDdl {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -308,7 +337,7 @@ impl Rule for NonIdempotentDdl {
         for (pi, project) in cx.projects.iter().enumerate() {
             let graph = cx.graphs.get(pi);
             let stamps = graph.map(|g| stamp_backs(cx, g)).unwrap_or_default();
-            let scope = super::pending_revisions(cx, project, graph);
+            let scope = judged_revisions(cx, project, graph);
             let env_bind = project
                 .env_file
                 .and_then(|f| autocommit_bind(&cx.db.get(f).text).map(|(s, e)| Span::new(f, s, e)));
@@ -369,7 +398,7 @@ pub fn revisions_not_judged(cx: &Context) -> usize {
                 || cx.options.require_idempotent_ddl.is_some()
         })
         .map(|(i, p)| {
-            let judged = super::pending_revisions(cx, p, cx.graphs.get(i));
+            let judged = judged_revisions(cx, p, cx.graphs.get(i));
             p.migrations().filter(|m| !judged.contains(&m.file)).count()
         })
         .sum()
