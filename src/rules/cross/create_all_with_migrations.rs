@@ -26,7 +26,9 @@ runs against the deployed database. The evidence is a related label:
 - a script that calls it is run by a deploy file (`python scripts/init_db.py` in an
   entrypoint), or a CLI command that calls it (`@click.command("init-db")`,
   `@app.cli.command`) is run by one (`flask init-db` in `run.sh`);
-- the call is module-level code, which runs whenever the module is imported;
+- the call is module-level code of a module that runs: one a deploy file runs as a script,
+  or one another module imports (a standalone script that nothing runs or imports is not
+  reported);
 - the call is in the `upgrade()` of a script left in the versions folder.
 
 Callers are followed by name through the repository's Python files, up to four calls deep. A
@@ -283,8 +285,13 @@ fn report(
                 Some(by) => Some((by, "a deploy file runs this script".to_string())),
                 None => continue,
             },
-            // Module-level code runs whenever the module is imported.
-            None => None,
+            // Module-level code runs whenever the module is loaded: by a deploy that runs
+            // it as a script, as the module that builds the application, or imported by
+            // another module. A script nothing runs or imports has no such evidence.
+            None => match module_level_evidence(reach, file, facts, a) {
+                Some(ev) => Some(ev),
+                None => continue,
+            },
         };
         let mut d = Diagnostic::new(
             RuleId::CreateAllWithMigrations,
@@ -526,6 +533,55 @@ fn names_module(text: &str, cx: &Context, module: FileId, name: &str) -> bool {
                 && l.split(|c: char| !(c.is_alphanumeric() || c == '_'))
                     .any(|w| w == name)
         })
+}
+
+/// Why module-level code of `file` runs where the deployed database is: a deploy file runs
+/// the file as a script, the file builds the application, or another module imports it.
+fn module_level_evidence(
+    reach: &Reach,
+    file: FileId,
+    facts: &PyFacts,
+    a: &Around,
+) -> Option<(Span, String)> {
+    if let Some(by) = reach.run_by_deploy(file) {
+        return Some((by, "a deploy file runs this script".to_string()));
+    }
+    if facts.builds_app {
+        let at = ["FastAPI(", "Flask(", "Starlette(", "Quart(", "Sanic("]
+            .iter()
+            .filter_map(|c| a.text.find(c).map(|i| (i, c.len() - 1)))
+            .min();
+        let span = at.map_or(Span::file_start(file), |(i, n)| Span::new(file, i, i + n));
+        return Some((span, "runs when the application module loads".to_string()));
+    }
+    let cx = reach.cx;
+    let path = &cx.db.get(file).path;
+    let stem = match path.file_stem().and_then(|s| s.to_str()) {
+        Some("__init__") => path.parent()?.file_name()?.to_str()?,
+        Some(s) => s,
+        None => return None,
+    };
+    for app in &cx.deploy.apps {
+        if app.file == file {
+            continue;
+        }
+        let text = &cx.db.get(app.file).text;
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let t = line.trim_start();
+            if (t.starts_with("from ") || t.starts_with("import ")) && mentions(t, stem) {
+                let start = offset + (line.len() - t.len());
+                let code = t.split('#').next().unwrap_or(t).trim_end();
+                let end = start + code.len();
+                return Some((
+                    Span::new(app.file, start, end),
+                    "imports the module, which runs the call when it loads".to_string(),
+                ));
+            }
+            offset += line.len();
+        }
+    }
+    None
 }
 
 /// Where a module calls `name` outside its definition: the first `name(` not after `def `,
