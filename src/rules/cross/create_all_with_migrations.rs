@@ -44,6 +44,9 @@ Not reported either:
   by a `stamp`, directly or through a helper of the same file (Alembic's cookbook bootstrap
   of a fresh database: `create_all()` then `command.stamp(cfg, "head")`);
 - a call after an `upgrade` in the same function (the migrations made every table first);
+- a call at application start when every deploy that starts the application runs a
+  migration first that stops the start when it fails (`set -e; alembic upgrade head; exec
+  uvicorn …`): the tables exist before the call;
 - a call on a metadata the file makes itself (`class Base(DeclarativeBase)`,
   `metadata = MetaData()`) in a module no `env.py` imports, or on a lower-case metadata name
   imported `from` a module (`from app.cache_tables import cache_metadata`) when no `env.py`
@@ -293,6 +296,15 @@ fn report(
                 None => continue,
             },
         };
+        // At application start, where every deploy that starts the application migrates
+        // first (an entrypoint's `alembic upgrade head && exec gunicorn`), every table a
+        // revision makes exists before the call, which then creates nothing.
+        let at_start = evidence
+            .as_ref()
+            .is_some_and(|(_, label)| label.contains("when the application"));
+        if at_start && reach.migrated_before_every_start() {
+            continue;
+        }
         let mut d = Diagnostic::new(
             RuleId::CreateAllWithMigrations,
             "`create_all()` creates tables behind Alembic's back: a revision that creates one then fails with \"already exists\"",
@@ -377,6 +389,30 @@ impl<'a> Reach<'a> {
         self.parsed
             .get(&app)
             .unwrap_or(&self.cx.deploy.apps[app].facts)
+    }
+
+    /// Whether some deploy starts the application and every one that does runs a migration
+    /// before it, whose failure stops the start (`alembic upgrade head && exec gunicorn`).
+    fn migrated_before_every_start(&self) -> bool {
+        let mut starts = 0;
+        for s in self.cx.deploy.deploy_surfaces() {
+            for (i, r) in s.runs.iter().enumerate() {
+                if !(r.serves() || r.starts_an_app()) {
+                    continue;
+                }
+                starts += 1;
+                let migrated = s.runs[..i].iter().any(|m| {
+                    m.migrates()
+                        && m.failure_ignored.is_none()
+                        && !m.unchecked_errexit_off
+                        && !m.unchecked_no_errexit
+                });
+                if !migrated {
+                    return false;
+                }
+            }
+        }
+        starts > 0
     }
 
     /// The deploy command that runs this Python file as a script.
