@@ -409,10 +409,12 @@ fn function(f: &ast::StmtFunctionDef) -> Function {
         .last()
         .map(|s| s.range().end().to_usize())
         .unwrap_or(0);
+    // A bare `return` ends the body: what follows never runs.
     let first_operation = f
         .body
         .iter()
         .enumerate()
+        .take_while(|(_, s)| !matches!(s, Stmt::Return(r) if r.value.is_none()))
         .find(|(i, s)| !is_trivial(s, *i == 0))
         .map(|(_, s)| (s.range().start().to_usize(), s.range().end().to_usize()));
     Function {

@@ -12,7 +12,7 @@ static META: RuleMeta = RuleMeta {
 
 Finds merge revisions (a tuple or list `down_revision`) that look like `alembic merge` output
 (a title or file name that says "merge") whose `upgrade()` contains statements other than
-`pass`, `...` or a docstring. A revision with two parents that is titled and named for its
+`pass`, `...`, a docstring or a bare `return` (after which nothing runs). A revision with two parents that is titled and named for its
 work is read by reviewers as that work, and is not reported.
 
 ## Why is this bad?
