@@ -3046,6 +3046,9 @@ fn kubectl(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
             }
             None => done(CommandKind::Other),
         },
+        // `rollout status` and `rollout history` only read: waiting for a rollout is no
+        // deploy.
+        "rollout" if matches!(t(j + 1), "status" | "history") => done(CommandKind::Other),
         // `--dry-run=client|server` validates without changing the cluster.
         "apply" | "set" | "rollout" | "replace" | "patch" | "create"
             if !argv[j..]
@@ -3061,6 +3064,18 @@ fn kubectl(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubectl_rollout_status_reads_only() {
+        assert!(matches!(
+            last("kubectl rollout status deployment/api -n prod --timeout=5m").kind,
+            CommandKind::Other
+        ));
+        assert!(matches!(
+            last("kubectl rollout restart deployment/api -n prod").kind,
+            CommandKind::Deploy(Deploy::Kubectl)
+        ));
+    }
 
     fn cmds(src: &str) -> Vec<Command> {
         CommandList::from_shell(src).commands
