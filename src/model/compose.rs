@@ -111,6 +111,8 @@ pub struct Service {
     pub placement: Option<Span>,
     /// The `ports:` (or else `expose:`) key, when it lists any port: the service serves.
     pub ports: Option<Span>,
+    /// `profiles:`: the service starts only when one of them is asked for.
+    pub profiles: Vec<String>,
 }
 
 impl Service {
@@ -119,6 +121,32 @@ impl Service {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A service for tests or development only: every one of its `profiles` is named so
+    /// (`test`, `dev`, `ci`, `e2e`, `local`), or its name says so (`db-test`, `test_db`).
+    pub fn test_or_dev_only(&self) -> bool {
+        const WORDS: [&str; 8] = [
+            "test",
+            "tests",
+            "testing",
+            "dev",
+            "development",
+            "ci",
+            "e2e",
+            "local",
+        ];
+        let marked = |text: &str| {
+            text.to_ascii_lowercase()
+                .split(['-', '_', '.'])
+                .any(|w| WORDS.contains(&w))
+        };
+        let name_says = self
+            .name
+            .to_ascii_lowercase()
+            .split(['-', '_', '.'])
+            .any(|w| matches!(w, "test" | "tests" | "testing"));
+        name_says || (!self.profiles.is_empty() && self.profiles.iter().all(|p| marked(p)))
     }
 
     /// The image's name without registry and tag: `postgis/postgis:15-3.4` → `postgis/postgis`.
@@ -224,7 +252,14 @@ impl ComposeFile {
         // with `docker compose`.
         let local = dev_file_name(&lower);
         // `deploy.placement` alone is no sign: the Compose specification has it too.
-        let stack = if lower.contains("stack") && !local {
+        // `stack` as a word of the name (`docker-stack.yml`, `app.stack.yml`), not the
+        // "full stack" of a whole application (`full-stack.yml`, `fullstack.yml`).
+        let words: Vec<&str> = lower.split(['-', '_', '.', '/']).collect();
+        let named_stack = words
+            .iter()
+            .enumerate()
+            .any(|(i, w)| *w == "stack" && (i == 0 || words[i - 1] != "full"));
+        let stack = if named_stack && !local {
             Some(StackReason::Name)
         } else {
             services.iter().find_map(|s| {
@@ -463,5 +498,16 @@ fn service(file: FileId, name: &str, key: &YamlNode, node: &YamlNode) -> Service
             .filter_map(|k| node.entry(k))
             .find(|e| matches!(&e.value.kind, NodeKind::Seq(items) if !items.is_empty()))
             .map(|e| span(file, e.key.loc)),
+        profiles: node
+            .get("profiles")
+            .and_then(YamlNode::as_seq)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(YamlNode::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }

@@ -18,7 +18,10 @@ static META: RuleMeta = RuleMeta {
 Finds `postgres`, `postgis/postgis`, `pgvector/pgvector` and `timescale/*` services that mount
 a file (or a folder) into `/docker-entrypoint-initdb.d/` whose SQL runs
 `CREATE EXTENSION X`, when no revision of the project creates `X` (and `X` is not listed in
-`provisioned-extensions`).
+`provisioned-extensions`). Development compose files, init scripts kept with the local
+development setup, and database services only a test or development profile starts
+(`profiles: [test]`) or named for tests (`db-test`) are not the deployed database and are
+not reported.
 
 ## Why is this bad?
 
@@ -77,7 +80,8 @@ impl Rule for ExtensionOnlyInInitScript {
         for s in services(cx) {
             // A development compose file's database is a developer's: the deploy provisions
             // its own.
-            if !s.svc.is_postgres_image() || s.file.dev {
+            // So is a database service only a test or development profile starts.
+            if !s.svc.is_postgres_image() || s.file.dev || s.svc.test_or_dev_only() {
                 continue;
             }
             let compose_dir = cx
