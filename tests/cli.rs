@@ -294,7 +294,7 @@ fn bare_create_table_project() -> tempfile::TempDir {
     .unwrap();
     std::fs::write(
         d.join("migrations/versions/aaaa00000001_t.py"),
-        "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n",
+        "from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n    op.add_column('t', sa.Column('n', sa.Integer()))\n",
     )
     .unwrap();
     dir
@@ -606,7 +606,7 @@ fn diff_base_shows_what_the_change_introduces() {
         rev(
             "aaaa00000001",
             "None",
-            "op.create_table('legacy', sa.Column('id', sa.Integer()))",
+            "op.create_table('legacy', sa.Column('id', sa.Integer()))\n    op.add_column('legacy', sa.Column('n', sa.Integer()))",
         ),
     )
     .unwrap();
@@ -1006,7 +1006,7 @@ fn non_idempotent_ddl_judges_the_revisions_a_branch_adds() {
     std::fs::write(d.join("migrations/env.py"), "").unwrap();
     let v = d.join("migrations/versions");
     let rev = |id: &str, down: &str, table: &str| {
-        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = '{id}'\ndown_revision = {down}\n\ndef upgrade():\n    op.create_table('{table}', sa.Column('id', sa.Integer()))\n")
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = '{id}'\ndown_revision = {down}\n\ndef upgrade():\n    op.create_table('{table}', sa.Column('id', sa.Integer()))\n    op.add_column('{table}', sa.Column('n', sa.Integer()))\n")
     };
     std::fs::write(
         v.join("aaaa00000001_a.py"),

@@ -84,7 +84,7 @@ fn fingerprints_survive_line_moves() {
     std::fs::create_dir_all(d.join("migrations/versions")).unwrap();
     std::fs::write(d.join("migrations/env.py"), "").unwrap();
     let rev = |pad: &str| {
-        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n{pad}\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n")
+        format!("from alembic import op\nimport sqlalchemy as sa\nrevision = 'aaaa00000001'\ndown_revision = 'aaaa00000000'\n{pad}\ndef upgrade():\n    op.create_table('t', sa.Column('id', sa.Integer()))\n    op.add_column('t', sa.Column('n', sa.Integer()))\n")
     };
     std::fs::write(
         d.join("migrations/versions/aaaa00000000_base.py"),

@@ -80,6 +80,11 @@ it, so only revisions that have not run yet are judged:
   is what the next deploy applies. A head that merges branches brings each branch's newest
   revision with it.
 
+On a database that does not roll DDL back, a revision whose `upgrade()` is one statement
+(one `add_column`, one `drop_index`) is not reported: it cannot stop half-way, it fails whole
+and the next run does it again. A stamp back, an autocommit bind or the team's setting still
+judge it.
+
 In every case but `--all-revisions`, the single base of a project (its first revision, the
 initial schema) is left out: it runs only into an empty database, and when it stops
 half-way the empty database is made again, with nothing lost. A second base, a branch added
@@ -305,6 +310,37 @@ fn kind_key(o: Object) -> &'static str {
     }
 }
 
+/// Whether `upgrade()` does exactly one thing: one operation of one SQL statement at most,
+/// with nothing but comments, `pass` or a docstring after it in the function.
+fn single_statement(cx: &Context, m: &Migration) -> bool {
+    let [op] = m.upgrade_ops.as_slice() else {
+        return false;
+    };
+    if op.sql.len() > 1 || op.context.autocommit.is_some() {
+        return false;
+    }
+    let first = m.upgrade.as_ref().and_then(|b| b.first_operation);
+    if first.is_none_or(|f| f.start != op.span.start) {
+        return false;
+    }
+    let text = &cx.db.get(m.file).text;
+    let rest = text.get(op.span.end as usize..).unwrap_or("");
+    // The function ends at the next line that is not indented.
+    for line in rest.lines().skip(1) {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        if !line.starts_with([' ', '\t']) {
+            return true;
+        }
+        if t != "pass" {
+            return false;
+        }
+    }
+    true
+}
+
 /// The revisions judged: the pending ones, less the single base of a project. The base
 /// creates the first schema in an empty database: if it stops half-way, the empty database
 /// is made again and nothing is lost. (A second base, a branch added later, runs against a
@@ -357,6 +393,17 @@ impl Rule for NonIdempotentDdl {
                     stamp: stamp.map(|(_, span, target)| (*span, target.as_str())),
                     opt_in: cx.options.require_idempotent_ddl.as_deref(),
                 };
+                // On a database that does not roll DDL back, the hazard is a revision that
+                // stops half-way. One statement alone cannot: it fails whole, and the next
+                // run does it again. (A stamp back, an autocommit bind and the team's setting
+                // still judge it.)
+                if ev.stamp.is_none()
+                    && ev.bind.is_none()
+                    && ev.opt_in.is_none()
+                    && single_statement(cx, m)
+                {
+                    continue;
+                }
                 for (body, ops) in bodies(cx, m) {
                     check_body(cx, project, m, body, ops, &ev, out);
                 }
