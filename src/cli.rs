@@ -333,7 +333,7 @@ fn verbose(result: &LintResult) {
         if let Some(t) = &p.template_location {
             let _ = writeln!(
                 err,
-                "  script_location `{t}` is a template the application fills in: its revisions are not read"
+                "  script_location `{t}` is not in the repository (a template the application fills in, or a path inside an image): its revisions are not read"
             );
         }
     }

@@ -857,6 +857,18 @@ fn load_config(
             }
         }
     }
+    // An absolute path outside the repository that matches no folder of it is a path in an
+    // image or on a server, made there by a symlink, a volume or an install step the checkout
+    // does not show: it cannot be checked, and its revisions are not read.
+    let loc_path = Path::new(script_location.0.trim());
+    let outside = loc_path.is_absolute()
+        && ancestors_to_repo_root(&here)
+            .last()
+            .is_some_and(|root| !loc_path.starts_with(root));
+    if !script_dir.is_dir() && outside {
+        project.template_location = Some(script_location.0.clone());
+        return Some(project);
+    }
     // A folder the repository ignores is made by a build step (a sync script, a generator),
     // not kept in git: its absence from a checkout says nothing.
     if !script_dir.is_dir() && !git_ignored(&script_dir) {

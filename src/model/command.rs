@@ -2841,6 +2841,10 @@ fn python(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
     Step::Done(Resolved::Cmd(CommandKind::Other, argv[i..].to_vec()))
 }
 
+/// The wrapper recorded before `docker exec` / `docker compose exec` when Docker is pointed at
+/// another machine (`-H`, `--context`, `DOCKER_HOST`): the container is not on this one.
+pub const REMOTE_DOCKER: &str = "remote docker";
+
 fn docker(argv: &[Aw], i: usize, acc: &mut Acc, st: &ShState, outer: &[(String, String)]) -> Step {
     let o = scan_opts(
         argv,
@@ -2887,6 +2891,15 @@ fn docker(argv: &[Aw], i: usize, acc: &mut Acc, st: &ShState, outer: &[(String, 
                 return done(CommandKind::Other);
             };
             acc.container = Some(c.text.clone());
+            let remote = remote
+                || ["DOCKER_HOST", "DOCKER_CONTEXT"].iter().any(|n| {
+                    lookup_env(n, outer, acc, st)
+                        .is_some_and(|v| !v.is_empty() && v != "default" && !v.starts_with("unix:"))
+                })
+                || st.remote;
+            if remote {
+                acc.wrappers.push(REMOTE_DOCKER.to_string());
+            }
             wrap(acc, "docker exec", eo.end + 1, argv)
         }
         "run" | "container" if t(j) == "run" || t(j + 1) == "run" => {
@@ -2970,6 +2983,9 @@ fn compose(
             acc.container = Some(svc.text.clone());
             for e in eo.all(&["-e", "--env"]) {
                 push_env(acc, e);
+            }
+            if remote {
+                acc.wrappers.push(REMOTE_DOCKER.to_string());
             }
             wrap(acc, "docker compose exec", eo.end + 1, argv)
         }
@@ -3210,6 +3226,18 @@ mod tests {
                 &["docker compose exec"],
             ),
             ("docker exec -it web alembic upgrade head", &["docker exec"]),
+            (
+                "docker -H ssh://deploy@prod exec web alembic upgrade head",
+                &["remote docker", "docker exec"],
+            ),
+            (
+                "docker --context prod compose exec -T api alembic upgrade head",
+                &["remote docker", "docker compose exec"],
+            ),
+            (
+                "DOCKER_HOST=ssh://deploy@prod docker compose exec api alembic upgrade head",
+                &["remote docker", "docker compose exec"],
+            ),
             (
                 "docker exec -e X=1 -u app web alembic upgrade head",
                 &["docker exec"],

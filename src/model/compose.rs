@@ -92,6 +92,8 @@ pub struct Service {
     pub image: Option<Val>,
     /// `build:` context and Dockerfile, relative to the compose file's folder.
     pub build: Option<(String, Option<String>)>,
+    /// `build.target`: the Dockerfile stage the service's image is.
+    pub build_target: Option<String>,
     pub command: Option<Cmd>,
     pub entrypoint: Option<Cmd>,
     /// The `deploy:` key.
@@ -470,11 +472,17 @@ fn service(file: FileId, name: &str, key: &YamlNode, node: &YamlNode) -> Service
         )),
         _ => None,
     });
+    let build_target = node
+        .get("build")
+        .and_then(|b| b.get("target"))
+        .and_then(YamlNode::as_str)
+        .map(str::to_string);
     Service {
         name: name.to_string(),
         key: span(file, key.loc),
         image: node.get("image").and_then(|n| Val::from(file, n, None)),
         build,
+        build_target,
         command: node.get("command").and_then(|n| cmd(file, n)),
         entrypoint: node.get("entrypoint").and_then(|n| cmd(file, n)),
         deploy: deploy.map(|e| span(file, e.key.loc)),

@@ -39,6 +39,8 @@ pub struct Run {
     pub env: Vec<(String, String)>,
     /// Runs on another machine (`ssh host '…'`, `fly ssh console -C`).
     pub over_ssh: bool,
+    /// Runs in a container that is already running (`docker compose exec`, `docker exec`).
+    pub in_running_container: bool,
 }
 
 impl Run {
@@ -206,6 +208,24 @@ pub struct Dockerfile {
     /// `COPY`/`ADD` of the final stage: (destination in the image, source in the context).
     pub copies: Vec<(String, String)>,
     pub workdir: String,
+    /// Every named stage (`FROM … AS name`, lower-cased) as it stands at its end, for a compose
+    /// `build.target`; the fields above are the final stage's, the image built by default.
+    pub stages: Vec<(String, Dockerfile)>,
+}
+
+impl Dockerfile {
+    /// The image built for `target` (a stage name), or the final stage without one. An
+    /// unknown target gives `None`: Docker refuses that build.
+    pub fn stage(&self, target: Option<&str>) -> Option<&Dockerfile> {
+        match target {
+            None => Some(self),
+            Some(t) => self
+                .stages
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(t))
+                .map(|(_, d)| d),
+        }
+    }
 }
 
 /// Application or script code with the calls that matter.
@@ -902,18 +922,49 @@ impl Builder<'_> {
             cmd: None,
             copies: Vec::new(),
             workdir: "/".into(),
+            stages: Vec::new(),
         };
+        let mut stages: Vec<(String, Dockerfile)> = Vec::new();
+        let mut stage_name: Option<String> = None;
         let mut builds = Vec::new();
         for ins in shell::dockerfile_instructions(&text) {
             let sp = Span::new(id, ins.start as usize, ins.end as usize);
             let list = CommandList::from_instr(&ins);
             match ins.keyword.as_str() {
                 "FROM" => {
-                    // A new stage: its start command replaces the previous stage's.
-                    df.entrypoint = None;
-                    df.cmd = None;
-                    df.copies.clear();
-                    df.workdir = "/".into();
+                    if let Some(n) = stage_name.take() {
+                        stages.push((n, df.clone()));
+                    }
+                    // `FROM <image> [AS <name>]`; flags such as `--platform` are apart.
+                    let words: Vec<&str> = match &ins.form {
+                        shell::Form::Shell(t) => t.split_whitespace().collect(),
+                        shell::Form::Exec(_) => Vec::new(),
+                    };
+                    let base = words.first().map(|w| w.to_ascii_lowercase());
+                    stage_name = match words.as_slice() {
+                        [_, kw, name, ..] if kw.eq_ignore_ascii_case("as") => {
+                            Some(name.to_ascii_lowercase())
+                        }
+                        _ => None,
+                    };
+                    // A stage built on an earlier stage inherits its start command, variables
+                    // and files; any other base starts a fresh image as far as we can see.
+                    match base.and_then(|b| stages.iter().rev().find(|(n, _)| *n == b)) {
+                        Some((_, earlier)) => {
+                            let earlier = earlier.clone();
+                            df.entrypoint = earlier.entrypoint;
+                            df.cmd = earlier.cmd;
+                            df.copies = earlier.copies;
+                            df.workdir = earlier.workdir;
+                            df.env = earlier.env;
+                        }
+                        None => {
+                            df.entrypoint = None;
+                            df.cmd = None;
+                            df.copies.clear();
+                            df.workdir = "/".into();
+                        }
+                    }
                 }
                 "WORKDIR" => {
                     if let shell::Form::Shell(w) = &ins.form {
@@ -948,6 +999,10 @@ impl Builder<'_> {
                 _ => {}
             }
         }
+        if let Some(n) = stage_name.take() {
+            stages.push((n, df.clone()));
+        }
+        df.stages = stages;
         (df, builds)
     }
 
@@ -960,6 +1015,7 @@ impl Builder<'_> {
         dir: &Path,
         dockerfiles: &[Dockerfile],
     ) -> (Vec<Run>, Vec<(String, String)>) {
+        // The image is the Dockerfile's `build.target` stage, or its final stage.
         let image = svc.build.as_ref().and_then(|(ctx, name)| {
             let ctx = crate::discover::normalize(&dir.join(ctx));
             let df = ctx.join(name.as_deref().unwrap_or("Dockerfile"));
@@ -967,6 +1023,7 @@ impl Builder<'_> {
             dockerfiles
                 .iter()
                 .find(|d| self.db.get(d.file).path == df)
+                .and_then(|d| d.stage(svc.build_target.as_deref()))
                 .cloned()
         });
         let mut runs = Vec::new();
@@ -1043,6 +1100,11 @@ fn run_of(c: &command::Command, file: FileId) -> Run {
         after_failed_migrate: false,
         env: c.env.clone(),
         over_ssh: c.wrappers.iter().any(|w| w.contains("ssh")),
+        in_running_container: c
+            .wrappers
+            .iter()
+            .any(|w| w == "docker compose exec" || w == "docker exec")
+            && !c.wrappers.iter().any(|w| w == command::REMOTE_DOCKER),
     }
 }
 
@@ -1134,6 +1196,7 @@ pub fn python_runs(id: FileId, facts: &PyFacts, text: &str) -> Vec<Run> {
             after_failed_migrate: false,
             env: Vec::new(),
             over_ssh: false,
+            in_running_container: false,
         });
     }
     out
@@ -1389,6 +1452,9 @@ pub fn local_database(env: &[(String, String)], extra_text: &str) -> bool {
 fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
     const CLUSTER_ACTIONS: [&str; 4] =
         ["kind-action", "setup-kind", "setup-minikube", "k3d-action"];
+    if j.self_hosted {
+        return false;
+    }
     j.steps.iter().any(|st| {
         let remote =
             st.env.iter().chain(&j.env).any(|(k, v)| {
@@ -1436,6 +1502,33 @@ fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
                 })
             })
     })
+}
+
+/// Whether a job points Docker at another machine: `DOCKER_HOST` (not a unix socket) or
+/// `DOCKER_CONTEXT` in its environment, or `docker context use` / `export DOCKER_HOST=` in a
+/// step.
+fn docker_elsewhere(j: &crate::model::workflow::Job) -> bool {
+    let remote_env = |env: &[(String, String)]| {
+        env.iter()
+            .any(|(k, v)| (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT")
+    };
+    remote_env(&j.env)
+        || j.steps.iter().any(|st| {
+            remote_env(&st.env)
+                || st.run.as_ref().is_some_and(|(_, list)| {
+                    list.commands.iter().any(|c| {
+                        let w: Vec<&str> = c.argv.iter().map(|w| w.text.as_str()).collect();
+                        // `docker context use`, `export DOCKER_HOST=…`, or
+                        // `echo "DOCKER_HOST=…" >> "$GITHUB_ENV"` for the later steps.
+                        w.starts_with(&["docker", "context", "use"])
+                            || w.iter().any(|a| {
+                                a.strip_prefix("DOCKER_HOST=")
+                                    .is_some_and(|v| !v.starts_with("unix:"))
+                                    || a.starts_with("DOCKER_CONTEXT=")
+                            })
+                    })
+                })
+        })
 }
 
 /// How a compose service uses migrations.
@@ -1492,6 +1585,41 @@ impl DeployModel {
                 .is_some_and(|u| u.lower().contains("ssh"));
         if !j.db_services.is_empty() || (!remote && throwaway_stack(j)) {
             return true;
+        }
+        // A repository script the step runs starts the stack on the runner (`docker compose
+        // up`), or the migration runs in a container already running there (`docker compose
+        // exec`): a GitHub-hosted runner is a fresh machine, so this job started it.
+        if !remote && !j.self_hosted && !docker_elsewhere(j) {
+            let local = |r: &Run| {
+                !r.over_ssh
+                    && !r.env.iter().any(|(k, v)| {
+                        (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
+                    })
+            };
+            let starts_stack = s.runs.iter().any(|r| {
+                local(r)
+                    && matches!(
+                        r.kind,
+                        CommandKind::Deploy(DeployKind::ComposeUp { remote: false, .. })
+                    )
+            });
+            let alembic = |r: &&Run| {
+                matches!(
+                    r.kind,
+                    CommandKind::Migrate { .. }
+                        | CommandKind::Stamp { .. }
+                        | CommandKind::Downgrade { .. }
+                        | CommandKind::Autogenerate
+                        | CommandKind::Merge
+                        | CommandKind::FlaskDbInit
+                )
+            };
+            let mut alembic_runs = s.runs.iter().filter(alembic).peekable();
+            let in_container = alembic_runs.peek().is_some()
+                && alembic_runs.all(|r| local(r) && r.in_running_container);
+            if starts_stack || in_container {
+                return true;
+            }
         }
         local_database(&s.env, "") || s.runs.iter().any(|r| local_database(&r.env, ""))
     }

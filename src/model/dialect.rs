@@ -257,6 +257,10 @@ pub struct EnvUrl {
     pub replaces_config_url: bool,
     /// SQLAlchemy's recipe for transactional DDL on pysqlite.
     pub sqlite_transactional: bool,
+    /// The `alembic` command line reads the config's URL: `env.py` uses it, and replaces it
+    /// only with a connection the application passes in (`config.attributes`), which the
+    /// command line never does.
+    pub command_line_uses_config_url: bool,
 }
 
 /// Read `env.py`'s text for what it does with the URL.
@@ -273,17 +277,18 @@ pub fn env_url(text: &str) -> EnvUrl {
         || compact.contains("get_engine(")
         || compact.contains("url=os.")
         || compact.contains("url=settings")
-        || compact.contains("url=get_")
-        || passed_in_by_caller(&compact);
+        || compact.contains("url=get_");
+    let passed_in = passed_in_by_caller(&compact);
     let uses = compact.contains("engine_from_config(")
         || compact.contains("get_main_option(\"sqlalchemy.url\")")
         || compact.contains("get_main_option('sqlalchemy.url')");
     let sqlite_transactional = compact.contains("transactional_ddl=True")
         && (compact.contains("\"BEGIN\"") || compact.contains("'BEGIN'"));
     EnvUrl {
-        uses_config_url: uses && !replaces,
-        replaces_config_url: replaces,
+        uses_config_url: uses && !replaces && !passed_in,
+        replaces_config_url: replaces || passed_in,
         sqlite_transactional,
+        command_line_uses_config_url: uses && !replaces,
     }
 }
 

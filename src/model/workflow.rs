@@ -62,6 +62,9 @@ pub struct Job {
     pub needs: Vec<String>,
     /// `strategy.matrix`: its entries run at the same time unless `max-parallel: 1`.
     pub matrix: Option<Span>,
+    /// `runs-on` names `self-hosted`: the runner may be the production host itself, so a
+    /// stack the job starts there is not known to be throwaway.
+    pub self_hosted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -241,9 +244,23 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
             env: environment(s.get("env")),
         });
     }
+    let self_hosted = match node.get("runs-on").map(|n| &n.kind) {
+        Some(NodeKind::Scalar { value, .. }) => value.trim() == "self-hosted",
+        Some(NodeKind::Seq(items)) => items.iter().any(|i| i.as_str() == Some("self-hosted")),
+        Some(NodeKind::Map(_)) => node
+            .get("runs-on")
+            .and_then(|r| r.get("labels"))
+            .is_some_and(|l| match &l.kind {
+                NodeKind::Scalar { value, .. } => value.trim() == "self-hosted",
+                NodeKind::Seq(items) => items.iter().any(|i| i.as_str() == Some("self-hosted")),
+                _ => false,
+            }),
+        _ => false,
+    };
     Job {
         id: id.to_string(),
         key: span(file, key.loc),
+        self_hosted,
         concurrency: concurrency(file, node),
         environment: node.entry("environment").map(|e| span(file, e.key.loc)),
         db_services,

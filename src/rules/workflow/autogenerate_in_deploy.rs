@@ -15,7 +15,8 @@ static META: RuleMeta = RuleMeta {
 Finds `alembic revision --autogenerate`, `alembic merge`, `flask db migrate`, `flask db init`
 and their Python API forms in deploy surfaces (workflow jobs, entrypoint and deploy scripts,
 compose commands, Dockerfiles, Procfile). A Makefile target or a test script is not a deploy
-surface.
+surface, nor is a workflow step that runs in a container the job started on a GitHub-hosted
+runner (`docker compose exec tests alembic revision --autogenerate` as a drift check).
 
 ## Why is this bad?
 

@@ -17,16 +17,19 @@ Finds GitHub workflows triggered by `push`, `release`, `schedule`, `workflow_run
 `docker service update`, `kubectl`, `helm upgrade`, `fly deploy`, `railway up`, `heroku`,
 `gcloud run deploy`, `aws ecs update-service`, a remote `docker compose up`) or migrates a
 real database (directly or through a repository script), when neither the workflow nor that
-job sets `concurrency`. A workflow that only `workflow_dispatch` starts is reported as a
-warning. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
+job sets `concurrency`. A workflow that only `workflow_dispatch` starts is not reported: its
+runs overlap only when people start two by hand. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
 database it reaches through a secret (`DATABASE_URL: ${{ secrets.PROD_DATABASE_URL }}`): two
 pull requests can migrate that real database at once. `environment:` does not serialise runs.
 A `fly deploy` of a folder that holds no Alembic project and whose `fly.toml` has no
 `release_command` deploys a component that migrates nothing, and is not reported. Test jobs
 are not deploys: those that migrate a `services:` container, a localhost server or
 SQLite, or a stack the job starts on the runner itself (`docker compose up` without a remote
-host or context, `kind create cluster`, `minikube start`, `k3d cluster create`), unless the
-step reaches another host over SSH.
+host or context, in a step or in a repository script the step runs, `kind create cluster`,
+`minikube start`, `k3d cluster create`), or that migrate through `docker compose exec` on a
+GitHub-hosted runner (a fresh machine: the job started that container), unless the step
+reaches another host over SSH. A `self-hosted` runner may be the server itself, so a stack it
+starts is not taken as a test.
 
 ## Why is this bad?
 
@@ -157,14 +160,14 @@ impl Rule for DeployWithoutConcurrency {
                 continue;
             }
             let shared = wf.shared_trigger();
-            let dispatch = wf.has_trigger("workflow_dispatch");
             // A pull request's run that migrates a database addressed by a secret migrates a
-            // real one: two pull requests can do it at once.
+            // real one: two pull requests can do it at once. Manual runs (`workflow_dispatch`)
+            // overlap only when people start two by hand: not reported.
             let pull_request = wf
                 .triggers
                 .iter()
                 .find(|(t, _)| t == "pull_request" || t == "pull_request_target");
-            if shared.is_none() && !dispatch && pull_request.is_none() {
+            if shared.is_none() && pull_request.is_none() {
                 continue;
             }
             for dep in cx.deploy.deploying_jobs(wi) {
@@ -175,18 +178,17 @@ impl Rule for DeployWithoutConcurrency {
                 if job.concurrency.is_some() {
                     continue;
                 }
-                let by_pull_request = shared.is_none()
-                    && !dispatch
-                    && !(dep.migrates && secret_database(cx, wi, dep.job));
+                let by_pull_request =
+                    shared.is_none() && !(dep.migrates && secret_database(cx, wi, dep.job));
                 if by_pull_request {
                     continue;
                 }
-                let shared = shared.or(pull_request.filter(|_| !dispatch));
-                let what = if dep.migrates { "migrates" } else { "deploys" };
-                let (trigger, trigger_span) = match shared {
-                    Some((t, s)) => (t.as_str(), *s),
-                    None => ("workflow_dispatch", wf.on.unwrap_or(job.key)),
+                let Some((trigger, trigger_span)) = shared.or(pull_request) else {
+                    continue;
                 };
+                let trigger = trigger.as_str();
+                let trigger_span = *trigger_span;
+                let what = if dep.migrates { "migrates" } else { "deploys" };
                 let mut d = Diagnostic::new(
                     RuleId::DeployWithoutConcurrency,
                     format!(
@@ -206,9 +208,6 @@ impl Rule for DeployWithoutConcurrency {
                 }
                 if let Some(e) = job.environment {
                     d = d.secondary(e, "`environment` does not serialise runs");
-                }
-                if shared.is_none() {
-                    d.severity = Severity::Warning;
                 }
                 out.push(d.help(
                     "add `concurrency: {group: deploy-<environment>, cancel-in-progress: false}` to the workflow or the job",

@@ -1,6 +1,7 @@
 use super::at_run;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::model::deploy::{local_database, SurfaceKind};
+use crate::model::deploy::{local_database, names_database, Surface, SurfaceKind};
+use crate::model::dialect;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 
 pub struct MigrationInImageBuild;
@@ -13,7 +14,9 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Finds Dockerfile `RUN` instructions that run a migration (directly or through a repository
-script), unless the database is a local SQLite file (`sqlite:` in the command or in an `ENV`).
+script), unless the database is a local SQLite file: `sqlite:` in the command or in an `ENV`,
+or every Alembic project in the Dockerfile's folder has a SQLite `sqlalchemy.url` and the
+image names no other database (the build creates the database file the image ships).
 `CMD` and `ENTRYPOINT` run when the container starts and are not reported here. A script
 run with a literal first argument (`RUN ./setup.sh install-deps`) runs only the matching arm
 of its `case "$1" in`: a migration in another arm is not reported.
@@ -39,6 +42,30 @@ rollout.
 "#,
 };
 
+/// Whether every Alembic project in the Dockerfile's folder keeps its database in a SQLite
+/// file (the config's URL, which `env.py` uses on the command line) and the image names no
+/// other: the build creates the database the image ships, as intended.
+fn builds_sqlite_projects(cx: &Context, s: &Surface) -> bool {
+    if names_database(&s.env) {
+        return false;
+    }
+    let Some(dir) = cx.db.get(s.span.file).path.parent() else {
+        return false;
+    };
+    let mut projects = cx
+        .projects
+        .iter()
+        .filter(|p| p.here.starts_with(dir))
+        .peekable();
+    projects.peek().is_some()
+        && projects.all(|p| {
+            p.dialect() == Some("sqlite")
+                && p.env_file.is_some_and(|id| {
+                    dialect::env_url(&cx.db.get(id).text).command_line_uses_config_url
+                })
+        })
+}
+
 impl Rule for MigrationInImageBuild {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -53,7 +80,7 @@ impl Rule for MigrationInImageBuild {
             let instr = text
                 .get(s.span.start as usize..s.span.end as usize)
                 .unwrap_or("");
-            if local_database(&s.env, instr) {
+            if local_database(&s.env, instr) || builds_sqlite_projects(cx, s) {
                 continue;
             }
             for run in s.runs.iter().filter(|r| r.migrates()) {
