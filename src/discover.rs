@@ -938,8 +938,19 @@ fn read_ini(
             label: "cannot be parsed",
         });
     }
-    let section = "alembic";
-    // Values Alembic reads from the [alembic] section, falling back to pyproject.toml.
+    // Alembic reads the [alembic] section, or the one `alembic -n NAME` names. An ini with no
+    // [alembic] section whose other sections set `script_location` holds several databases'
+    // environments, each run with `-n` (`[postgresql]`, `[clickhouse]`): the first is linted.
+    let named = parsed
+        .sections
+        .iter()
+        .find(|sec| sec.values.contains_key("script_location"))
+        .map(|sec| sec.name.clone());
+    let section: &str = match (parsed.get("alembic", "script_location"), &named) {
+        (None, Some(n)) if parsed.section("alembic").is_none() => n.as_str(),
+        _ => "alembic",
+    };
+    // Values Alembic reads from that section, falling back to pyproject.toml.
     let get = |key: &str, project: &mut Project| -> Option<(String, Span)> {
         let v = parsed.get(section, key)?;
         let sp = span(v.value_span);

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::empty_database_check;
@@ -46,7 +47,9 @@ Not reported either:
 - a call after an `upgrade` in the same function (the migrations made every table first);
 - a call at application start when every deploy that starts the application runs a
   migration first that stops the start when it fails (`set -e; alembic upgrade head; exec
-  uvicorn …`): the tables exist before the call;
+  uvicorn …`), or starts it only after a one-shot migrate service completed
+  (`depends_on: {migrate: {condition: service_completed_successfully}}`): the tables exist
+  before the call;
 - a call on a metadata the file makes itself (`class Base(DeclarativeBase)`,
   `metadata = MetaData()`) in a module no `env.py` imports, or on a lower-case metadata name
   imported `from` a module (`from app.cache_tables import cache_metadata`) when no `env.py`
@@ -302,7 +305,7 @@ fn report(
         let at_start = evidence
             .as_ref()
             .is_some_and(|(_, label)| label.contains("when the application"));
-        if at_start && reach.migrated_before_every_start() {
+        if at_start && reach.migrated_before_every_start(&reach.cx.db.get(file).path) {
             continue;
         }
         let mut d = Diagnostic::new(
@@ -393,9 +396,16 @@ impl<'a> Reach<'a> {
 
     /// Whether some deploy starts the application and every one that does runs a migration
     /// before it, whose failure stops the start (`alembic upgrade head && exec gunicorn`).
-    fn migrated_before_every_start(&self) -> bool {
+    /// In a monorepo, a compose service or image whose build folder does not hold `file`
+    /// starts another application and is left out.
+    fn migrated_before_every_start(&self, file: &Path) -> bool {
         let mut starts = 0;
         for s in self.cx.deploy.deploy_surfaces() {
+            if let Some(dir) = self.build_dir(s) {
+                if !file.starts_with(&dir) {
+                    continue;
+                }
+            }
             for (i, r) in s.runs.iter().enumerate() {
                 if !(r.serves() || r.starts_an_app()) {
                     continue;
@@ -406,13 +416,113 @@ impl<'a> Reach<'a> {
                         && m.failure_ignored.is_none()
                         && !m.unchecked_errexit_off
                         && !m.unchecked_no_errexit
-                });
+                }) || self.gated_on_migrate_service(s)
+                    || self.image_started_by_gated_services(s);
                 if !migrated {
                     return false;
                 }
             }
         }
         starts > 0
+    }
+
+    /// The folder an image is built from: a Dockerfile's, or a compose service's build
+    /// context. `None` for other deploy files, and for a service that pulls an image.
+    fn build_dir(&self, s: &crate::model::deploy::Surface) -> Option<std::path::PathBuf> {
+        use crate::model::deploy::SurfaceKind;
+        let deploy = self.cx.deploy;
+        match s.kind {
+            SurfaceKind::ImageStart { dockerfile } => self
+                .cx
+                .db
+                .get(deploy.dockerfiles[dockerfile].file)
+                .path
+                .parent()
+                .map(Path::to_path_buf),
+            SurfaceKind::Service { compose, service } => {
+                let c = &deploy.compose[compose];
+                let (ctx, _) = c.services[service].build.as_ref()?;
+                let dir = self.cx.db.get(c.file).path.parent()?;
+                Some(crate::discover::normalize(&dir.join(ctx)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether a compose service starts only after a one-shot migrate service of the same
+    /// file finished successfully (`depends_on: {migrate: {condition:
+    /// service_completed_successfully}}`).
+    fn gated_on_migrate_service(&self, s: &crate::model::deploy::Surface) -> bool {
+        use crate::model::deploy::{ServiceRole, SurfaceKind};
+        let SurfaceKind::Service { compose, service } = s.kind else {
+            return false;
+        };
+        let file = &self.cx.deploy.compose[compose];
+        file.services[service].depends_on.iter().any(|d| {
+            d.condition
+                .as_ref()
+                .is_some_and(|c| c.lower() == "service_completed_successfully")
+                && file
+                    .services
+                    .iter()
+                    .position(|o| o.name == d.service)
+                    .is_some_and(|o| {
+                        self.cx.deploy.role(compose, o) == ServiceRole::Migrate
+                            && self.cx.deploy.service_surface(compose, o).is_some_and(|m| {
+                                m.runs.iter().filter(|r| r.migrates()).all(|r| {
+                                    r.failure_ignored.is_none() && !r.unchecked_errexit_off
+                                })
+                            })
+                    })
+        })
+    }
+
+    /// Whether an image's own start (`CMD`) is how compose services start it, each of them
+    /// gated on a migrate service: the compose file is the deploy that says when it starts.
+    fn image_started_by_gated_services(&self, s: &crate::model::deploy::Surface) -> bool {
+        use crate::model::deploy::SurfaceKind;
+        let SurfaceKind::ImageStart { dockerfile } = s.kind else {
+            return false;
+        };
+        let deploy = self.cx.deploy;
+        let df_path = &self.cx.db.get(deploy.dockerfiles[dockerfile].file).path;
+        let mut users = 0;
+        for (ci, c) in deploy.compose.iter().enumerate() {
+            let dir = self
+                .cx
+                .db
+                .get(c.file)
+                .path
+                .parent()
+                .unwrap_or(Path::new("/"));
+            for (si, svc) in c.services.iter().enumerate() {
+                let Some((ctx, name)) = &svc.build else {
+                    continue;
+                };
+                let built = crate::discover::normalize(
+                    &dir.join(ctx).join(name.as_deref().unwrap_or("Dockerfile")),
+                );
+                if &built != df_path {
+                    continue;
+                }
+                let Some(surface) = deploy.service_surface(ci, si) else {
+                    continue;
+                };
+                if surface.test {
+                    continue;
+                }
+                // A service that runs something else (the migrate service) does not start
+                // the application.
+                if !surface.runs.iter().any(|r| r.serves() || r.starts_an_app()) {
+                    continue;
+                }
+                if !self.gated_on_migrate_service(surface) {
+                    return false;
+                }
+                users += 1;
+            }
+        }
+        users > 0
     }
 
     /// The deploy command that runs this Python file as a script.

@@ -18,7 +18,9 @@ are read otherwise by Alembic:
   becomes part of the value;
 - `version_locations` set while `<script_location>/versions` still holds revisions, which
   Alembic then no longer reads;
-- a `script_location` that is not a directory, or a missing `script_location`. An absolute
+- a `script_location` that is not a directory, or a missing `script_location` (an ini with no
+  `[alembic]` section whose other sections set one holds an environment per database, run
+  with `alembic -n NAME`: the first is read). An absolute
   path outside the repository is read as a path inside an image (its longest suffix that
   exists in the repository); when none exists it is made in the image or on the server (a
   symlink, a volume) and is not reported;

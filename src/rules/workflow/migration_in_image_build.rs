@@ -15,8 +15,9 @@ static META: RuleMeta = RuleMeta {
 
 Finds Dockerfile `RUN` instructions that run a migration (directly or through a repository
 script), unless the database is a local SQLite file: `sqlite:` in the command or in an `ENV`,
-or every Alembic project in the Dockerfile's folder has a SQLite `sqlalchemy.url` and the
-image names no other database (the build creates the database file the image ships).
+or every Alembic project in the Dockerfile's folder has a SQLite `sqlalchemy.url` (or is
+decided SQLite by its compose, `.env` or driver evidence, as `revlint check -v` shows) and
+the image names no other database (the build creates the database file the image ships).
 `CMD` and `ENTRYPOINT` run when the container starts and are not reported here. A script
 run with a literal first argument (`RUN ./setup.sh install-deps`) runs only the matching arm
 of its `case "$1" in`: a migration in another arm is not reported.
@@ -43,8 +44,9 @@ rollout.
 };
 
 /// Whether every Alembic project in the Dockerfile's folder keeps its database in a SQLite
-/// file (the config's URL, which `env.py` uses on the command line) and the image names no
-/// other: the build creates the database the image ships, as intended.
+/// file (the config's URL, which `env.py` uses on the command line, or the database the
+/// repository's evidence decides) and the image names no other: the build creates the
+/// database the image ships, as intended.
 fn builds_sqlite_projects(cx: &Context, s: &Surface) -> bool {
     if names_database(&s.env) {
         return false;
@@ -59,10 +61,11 @@ fn builds_sqlite_projects(cx: &Context, s: &Surface) -> bool {
         .peekable();
     projects.peek().is_some()
         && projects.all(|p| {
-            p.dialect() == Some("sqlite")
+            let ini_sqlite = p.dialect() == Some("sqlite")
                 && p.env_file.is_some_and(|id| {
                     dialect::env_url(&cx.db.get(id).text).command_line_uses_config_url
-                })
+                });
+            ini_sqlite || p.dialect_facts.dialect() == Some(dialect::Dialect::Sqlite)
         })
 }
 
