@@ -2,6 +2,8 @@
 //! Values inherited through anchors and `<<` merge keys are read in the merged result and
 //! keep where they came from.
 
+use std::path::{Path, PathBuf};
+
 use crate::parse::yaml::{Loc, NodeKind, ScalarStyle, YamlNode};
 use crate::source::{FileId, Span};
 
@@ -123,6 +125,21 @@ impl Service {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The folder `build:` builds from (its context), given the compose file's folder.
+    pub fn build_context(&self, compose_dir: &Path) -> Option<PathBuf> {
+        let (ctx, _) = self.build.as_ref()?;
+        Some(crate::discover::normalize(&compose_dir.join(ctx)))
+    }
+
+    /// The Dockerfile `build:` builds (`Dockerfile` in the context unless it names another).
+    pub fn dockerfile_path(&self, compose_dir: &Path) -> Option<PathBuf> {
+        let (_, name) = self.build.as_ref()?;
+        let df = self
+            .build_context(compose_dir)?
+            .join(name.as_deref().unwrap_or("Dockerfile"));
+        Some(crate::discover::normalize(&df))
     }
 
     /// A service for tests or development only: every one of its `profiles` is named so

@@ -950,14 +950,7 @@ impl Builder<'_> {
                     // A stage built on an earlier stage inherits its start command, variables
                     // and files; any other base starts a fresh image as far as we can see.
                     match base.and_then(|b| stages.iter().rev().find(|(n, _)| *n == b)) {
-                        Some((_, earlier)) => {
-                            let earlier = earlier.clone();
-                            df.entrypoint = earlier.entrypoint;
-                            df.cmd = earlier.cmd;
-                            df.copies = earlier.copies;
-                            df.workdir = earlier.workdir;
-                            df.env = earlier.env;
-                        }
+                        Some((_, earlier)) => df = earlier.clone(),
                         None => {
                             df.entrypoint = None;
                             df.cmd = None;
@@ -1016,10 +1009,7 @@ impl Builder<'_> {
         dockerfiles: &[Dockerfile],
     ) -> (Vec<Run>, Vec<(String, String)>) {
         // The image is the Dockerfile's `build.target` stage, or its final stage.
-        let image = svc.build.as_ref().and_then(|(ctx, name)| {
-            let ctx = crate::discover::normalize(&dir.join(ctx));
-            let df = ctx.join(name.as_deref().unwrap_or("Dockerfile"));
-            let df = crate::discover::normalize(&df);
+        let image = svc.dockerfile_path(dir).and_then(|df| {
             dockerfiles
                 .iter()
                 .find(|d| self.db.get(d.file).path == df)
@@ -1030,11 +1020,7 @@ impl Builder<'_> {
         let mut env = svc.environment.clone();
         // Commands run inside the image: relative paths are relative to its WORKDIR, which
         // holds the build context; without a build, to the compose file's folder.
-        let context = svc
-            .build
-            .as_ref()
-            .map(|(ctx, _)| crate::discover::normalize(&dir.join(ctx)))
-            .unwrap_or_else(|| dir.to_path_buf());
+        let context = svc.build_context(dir).unwrap_or_else(|| dir.to_path_buf());
         let dir = context.as_path();
         self.image = image.clone();
         match (&svc.entrypoint, &image) {
@@ -1456,10 +1442,9 @@ fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
         return false;
     }
     j.steps.iter().any(|st| {
-        let remote =
-            st.env.iter().chain(&j.env).any(|(k, v)| {
-                (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
-            }) || st.uses.as_ref().is_some_and(|u| u.lower().contains("ssh"));
+        let remote = docker_env_remote(&st.env)
+            || docker_env_remote(&j.env)
+            || st.uses.as_ref().is_some_and(|u| u.lower().contains("ssh"));
         let action = st
             .uses
             .as_ref()
@@ -1504,17 +1489,20 @@ fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
     })
 }
 
+/// Whether an environment points Docker at another machine: `DOCKER_HOST` that is not a unix
+/// socket, or `DOCKER_CONTEXT`.
+fn docker_env_remote(env: &[(String, String)]) -> bool {
+    env.iter()
+        .any(|(k, v)| (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT")
+}
+
 /// Whether a job points Docker at another machine: `DOCKER_HOST` (not a unix socket) or
 /// `DOCKER_CONTEXT` in its environment, or `docker context use` / `export DOCKER_HOST=` in a
 /// step.
 fn docker_elsewhere(j: &crate::model::workflow::Job) -> bool {
-    let remote_env = |env: &[(String, String)]| {
-        env.iter()
-            .any(|(k, v)| (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT")
-    };
-    remote_env(&j.env)
+    docker_env_remote(&j.env)
         || j.steps.iter().any(|st| {
-            remote_env(&st.env)
+            docker_env_remote(&st.env)
                 || st.run.as_ref().is_some_and(|(_, list)| {
                     list.commands.iter().any(|c| {
                         let w: Vec<&str> = c.argv.iter().map(|w| w.text.as_str()).collect();
@@ -1590,12 +1578,7 @@ impl DeployModel {
         // up`), or the migration runs in a container already running there (`docker compose
         // exec`): a GitHub-hosted runner is a fresh machine, so this job started it.
         if !remote && !j.self_hosted && !docker_elsewhere(j) {
-            let local = |r: &Run| {
-                !r.over_ssh
-                    && !r.env.iter().any(|(k, v)| {
-                        (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
-                    })
-            };
+            let local = |r: &Run| !r.over_ssh && !docker_env_remote(&r.env);
             let starts_stack = s.runs.iter().any(|r| {
                 local(r)
                     && matches!(
@@ -1652,9 +1635,7 @@ impl DeployModel {
                 .uses
                 .as_ref()
                 .is_some_and(|u| u.lower().contains("ssh"));
-            let remote_env = s.env.iter().any(|(k, v)| {
-                (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT"
-            });
+            let remote_env = docker_env_remote(&s.env);
             let hit = s.runs.iter().find(|r| {
                 r.migrates()
                     || matches!(&r.kind, CommandKind::Deploy(d)

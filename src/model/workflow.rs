@@ -244,19 +244,15 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
             env: environment(s.get("env")),
         });
     }
-    let self_hosted = match node.get("runs-on").map(|n| &n.kind) {
-        Some(NodeKind::Scalar { value, .. }) => value.trim() == "self-hosted",
-        Some(NodeKind::Seq(items)) => items.iter().any(|i| i.as_str() == Some("self-hosted")),
-        Some(NodeKind::Map(_)) => node
-            .get("runs-on")
-            .and_then(|r| r.get("labels"))
-            .is_some_and(|l| match &l.kind {
-                NodeKind::Scalar { value, .. } => value.trim() == "self-hosted",
-                NodeKind::Seq(items) => items.iter().any(|i| i.as_str() == Some("self-hosted")),
-                _ => false,
-            }),
+    // `runs-on: self-hosted`, `[self-hosted, linux]`, or `{group: …, labels: …}`.
+    let names_self_hosted = |n: &YamlNode| match &n.kind {
+        NodeKind::Scalar { value, .. } => value.trim() == "self-hosted",
+        NodeKind::Seq(items) => items.iter().any(|i| i.as_str() == Some("self-hosted")),
         _ => false,
     };
+    let self_hosted = node
+        .get("runs-on")
+        .is_some_and(|r| names_self_hosted(r) || r.get("labels").is_some_and(names_self_hosted));
     Job {
         id: id.to_string(),
         key: span(file, key.loc),

@@ -441,9 +441,7 @@ impl<'a> Reach<'a> {
                 .map(Path::to_path_buf),
             SurfaceKind::Service { compose, service } => {
                 let c = &deploy.compose[compose];
-                let (ctx, _) = c.services[service].build.as_ref()?;
-                let dir = self.cx.db.get(c.file).path.parent()?;
-                Some(crate::discover::normalize(&dir.join(ctx)))
+                c.services[service].build_context(self.cx.db.get(c.file).path.parent()?)
             }
             _ => None,
         }
@@ -496,13 +494,7 @@ impl<'a> Reach<'a> {
                 .parent()
                 .unwrap_or(Path::new("/"));
             for (si, svc) in c.services.iter().enumerate() {
-                let Some((ctx, name)) = &svc.build else {
-                    continue;
-                };
-                let built = crate::discover::normalize(
-                    &dir.join(ctx).join(name.as_deref().unwrap_or("Dockerfile")),
-                );
-                if &built != df_path {
+                if svc.dockerfile_path(dir).as_ref() != Some(df_path) {
                     continue;
                 }
                 let Some(surface) = deploy.service_surface(ci, si) else {
