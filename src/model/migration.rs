@@ -25,6 +25,8 @@ pub struct Body {
     pub name_span: Span,
     /// The first statement that does work (not `pass`, `...` or a docstring).
     pub first_operation: Option<Span>,
+    /// The last statement that runs (a final `with` block looked into).
+    pub last_operation: Option<Span>,
 }
 
 /// One revision file in a version location, in Alembic's load order.
@@ -138,6 +140,7 @@ impl Migration {
             let body = Body {
                 name_span: Span::new(file, f.name_span.0, f.name_span.1),
                 first_operation: f.first_operation.map(|(s, e)| Span::new(file, s, e)),
+                last_operation: f.last_operation.map(|(s, e)| Span::new(file, s, e)),
             };
             match f.name.as_str() {
                 "upgrade" => {

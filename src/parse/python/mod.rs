@@ -63,6 +63,9 @@ pub struct Function {
     pub name_span: (usize, usize),
     /// Span of the first statement that is not `pass`, `...` or a docstring.
     pub first_operation: Option<(usize, usize)>,
+    /// Span of the last statement that runs, looking into a final `with` block: the
+    /// statement after which the function does nothing more.
+    pub last_operation: Option<(usize, usize)>,
     /// Span of the body.
     pub body: (usize, usize),
     /// Calls in the body, with their context (only when [`Wants::bodies`] is set).
@@ -421,9 +424,28 @@ fn function(f: &ast::StmtFunctionDef) -> Function {
         name: f.name.to_string(),
         name_span: (name_range.start().to_usize(), name_range.end().to_usize()),
         first_operation,
+        last_operation: last_statement(&f.body),
         body: (body_start, body_end),
         calls: Vec::new(),
     }
+}
+
+/// The last statement of a block that does work, before a bare `return`; a final `with`
+/// block is looked into (its last statement is the last to run). A final `if`, loop or `try`
+/// is returned whole: which statement inside it runs last is not known.
+fn last_statement(body: &[Stmt]) -> Option<(usize, usize)> {
+    let last = body
+        .iter()
+        .take_while(|s| !matches!(s, Stmt::Return(r) if r.value.is_none()))
+        .filter(|s| !is_trivial(s, false))
+        .last()?;
+    if let Stmt::With(w) = last {
+        return last_statement(&w.body);
+    }
+    Some((
+        last.range().start().to_usize(),
+        last.range().end().to_usize(),
+    ))
 }
 
 /// `pass`, `...`, or a docstring (a string expression statement) do no work.
@@ -568,6 +590,30 @@ mod tests {
         let m = parse_module(src, Wants::default());
         assert!(!m.errors.is_empty());
         assert_eq!(strs(&value_of(src, "revision")), ["abc"]);
+    }
+
+    #[test]
+    fn last_operation_looks_into_a_final_with_but_not_a_loop() {
+        fn last(src: &str) -> Option<&str> {
+            let m = parse_module(src, Wants::default());
+            m.functions[0].last_operation.map(|(s, e)| &src[s..e])
+        }
+        assert_eq!(
+            last("def upgrade():\n    a()\n    with b() as x:\n        x.c()\n    # done\n    pass\n"),
+            Some("x.c()")
+        );
+        assert_eq!(
+            last("def upgrade():\n    a()\n    for t in ts:\n        b(t)\n"),
+            Some("for t in ts:\n        b(t)")
+        );
+        assert_eq!(
+            last("def upgrade():\n    a()\n    return\n    b()\n"),
+            Some("a()")
+        );
+        assert_eq!(
+            last("def upgrade():\n    \"\"\"Doc.\"\"\"\n    pass\n"),
+            None
+        );
     }
 
     #[test]

@@ -80,10 +80,15 @@ it, so only revisions that have not run yet are judged:
   is what the next deploy applies. A head that merges branches brings each branch's newest
   revision with it.
 
-On a database that does not roll DDL back, a revision whose `upgrade()` is one statement
-(one `add_column`, one `drop_index`) is not reported: it cannot stop half-way, it fails whole
-and the next run does it again. A stamp back, an autocommit bind or the team's setting still
-judge it.
+On a database that does not roll DDL back, the last statement of `upgrade()` is not
+reported, and so a revision that is one statement (one `add_column`, one `drop_index`) is not
+either: if it fails, it did nothing, and the next run does it again. It is the statements
+before it that a failure leaves applied. The last statement is the one after which the
+function does nothing more, looking into a final `with` block; an operation in a final loop,
+`if` or `try` is not last, nor is a call that sends several statements (`op.create_table` with
+an `index=True` column or an `Index(…)`, which Alembic creates after the table; `op.add_column`
+of a column with a foreign key, `unique=True` or an index), nor one in a SQLite batch rebuild.
+A stamp back, an autocommit bind or the team's setting still judge it.
 
 In every case but `--all-revisions`, the single base of a project (its first revision, the
 initial schema) is left out: it runs only into an empty database, and when it stops
@@ -310,35 +315,46 @@ fn kind_key(o: Object) -> &'static str {
     }
 }
 
+/// Whether an operation sends one statement to the database. `op.create_table` also sends a
+/// `CREATE INDEX` for each `index=True` column and `Index(…)`; `op.add_column` also sends the
+/// column's foreign key, unique constraint and index as statements of their own.
+fn one_statement(cx: &Context, op: &Operation) -> bool {
+    if op.context.autocommit.is_some() {
+        return false;
+    }
+    if op.kind == OpKind::Sql {
+        return op.sql.iter().map(|t| t.statements.len()).sum::<usize>() <= 1;
+    }
+    let call = source(cx, op.span);
+    let several = |words: &[&str]| words.iter().any(|w| call.contains(w));
+    match op.kind {
+        OpKind::CreateTable => !several(&["index=True", "Index("]),
+        OpKind::AddColumn => !several(&["index=True", "Index(", "ForeignKey(", "unique=True"]),
+        _ => true,
+    }
+}
+
 /// Whether `upgrade()` does exactly one thing: one operation of one SQL statement at most,
 /// with nothing but comments, `pass` or a docstring after it in the function.
 fn single_statement(cx: &Context, m: &Migration) -> bool {
     let [op] = m.upgrade_ops.as_slice() else {
         return false;
     };
-    if op.sql.len() > 1 || op.context.autocommit.is_some() {
+    if !one_statement(cx, op) {
         return false;
     }
     let first = m.upgrade.as_ref().and_then(|b| b.first_operation);
     if first.is_none_or(|f| f.start != op.span.start) {
         return false;
     }
-    let text = &cx.db.get(m.file).text;
-    let rest = text.get(op.span.end as usize..).unwrap_or("");
-    // The function ends at the next line that is not indented.
-    for line in rest.lines().skip(1) {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        if !line.starts_with([' ', '\t']) {
-            return true;
-        }
-        if t != "pass" {
-            return false;
-        }
-    }
-    true
+    last_in_function(m.upgrade.as_ref(), op)
+}
+
+/// Whether an operation is the function's last statement: nothing runs after it (a final
+/// `with` block is looked into; an operation in a final loop, `if` or `try` is not last).
+fn last_in_function(body: Option<&crate::model::migration::Body>, op: &Operation) -> bool {
+    body.and_then(|b| b.last_operation)
+        .is_some_and(|l| l.start == op.span.start && l.end == op.span.end)
 }
 
 /// The revisions judged: the pending ones, less the single base of a project. The base
@@ -655,6 +671,11 @@ fn check_body(
         }
     }
     let dialect = ev.dialect.map(|e| e.dialect);
+    let function = if body == "upgrade" {
+        m.upgrade.as_ref()
+    } else {
+        m.downgrade.as_ref()
+    };
     let mut at = 0;
     // Tables created by an unguarded statement earlier in this body: what is built on them is
     // part of the same finding.
@@ -674,6 +695,14 @@ fn check_body(
             .or(ev.opt_in.map(Why::OptIn));
         // A swallowed error is a working guard where there is no transaction to abort, or
         // inside a savepoint; on PostgreSQL otherwise it only hides the failure.
+        // On a database that does not roll DDL back, the function's last statement is not
+        // left behind by a failed run: if it fails, it did nothing, and the next run does it
+        // again (it is the statements before it that are left applied). SQLite's batch
+        // rebuild is several statements of its own, so an operation inside one does not count.
+        let last = matches!(why, Some(Why::Dialect(_)))
+            && one_statement(cx, op)
+            && last_in_function(function, op)
+            && !(op.context.batch.is_some() && dialect == Some(Dialect::Sqlite));
         let caught = op.context.swallowed.is_some()
             && (op.context.savepoint || why.as_ref().is_some_and(Why::untransacted));
         let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint && !caught).map(|_| {
@@ -694,7 +723,7 @@ fn check_body(
                         if f.action == Action::Create(Object::Table) && !f.guarded {
                             fresh.push(bare_table(&f.name));
                         }
-                        if !applies || on_fresh || paired(&events, here) {
+                        if !applies || on_fresh || last || paired(&events, here) {
                             continue;
                         }
                         if let Some(why) = sql_hazard(f) {
@@ -794,7 +823,7 @@ fn check_body(
                 out.push(why.apply(d));
             }
         }
-        if op.keyword_guard || builds_on_fresh || paired(&events, here) {
+        if op.keyword_guard || builds_on_fresh || last || paired(&events, here) {
             continue;
         }
         // SQLite rebuilds the table for this batch block: the new table's columns are a
