@@ -54,6 +54,10 @@ Not reported either:
   `metadata = MetaData()`) in a module no `env.py` imports, or on a lower-case metadata name
   imported `from` a module (`from app.cache_tables import cache_metadata`) when no `env.py`
   names either: a separate database or a scratch table, not the schema the migrations own;
+- Flask-SQLAlchemy's `db.create_all()` when nothing in the repository declares a model or a
+  table on `db` (no `db.Model` subclass, no `db.Table`, no `db.metadata`, no `metadata=` or
+  `model_class=` given to `SQLAlchemy(…)`): its metadata is empty, as when the models are on
+  a separate declarative base and `db` serves only sessions, so the call creates nothing;
 - a call under a condition that names SQLite or a development, testing or debug setting
   (`if settings.environment == "development":`, `== "dev"`), or in a function whose docstring
   or comments say it is for tests or development only.
@@ -203,6 +207,59 @@ fn imported_separate_metadata(name: &str, a: &Around) -> bool {
     false
 }
 
+/// Whether `name` is a Flask-SQLAlchemy object (`db = SQLAlchemy(app)`) on which nothing in
+/// the repository declares a model or a table: no `db.Model` subclass (no `.Model` at all),
+/// no `db.Table(…)`, no use of `db.metadata`, and no `metadata=` or `model_class=` handed to
+/// `SQLAlchemy(…)`. Its metadata is empty, so `db.create_all()` creates nothing: the models
+/// are on a separate declarative base, the one `env.py` migrates.
+fn empty_flask_metadata(name: &str, cx: &Context) -> bool {
+    if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return false;
+    }
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut found = false;
+    for app in &cx.deploy.apps {
+        let text = cx.db.get(app.file).text.as_str();
+        if text
+            .match_indices(".Model")
+            .any(|(i, w)| !text[i + w.len()..].chars().next().is_some_and(ident))
+            || mentions(text, &format!("{name}.Table"))
+            || mentions(text, &format!("{name}.metadata"))
+        {
+            return false;
+        }
+        if !text.contains("SQLAlchemy(") {
+            continue;
+        }
+        // `db = SQLAlchemy(…)` at the start of a line; its arguments up to the first `)`.
+        let mut at = 0;
+        for line in text.split_inclusive('\n') {
+            let here = at;
+            at += line.len();
+            let Some(rest) = line.trim_start().strip_prefix(name) else {
+                continue;
+            };
+            let Some(rest) = rest.trim_start().strip_prefix('=') else {
+                continue;
+            };
+            let rest = rest.trim_start();
+            let Some(call) = rest
+                .strip_prefix("SQLAlchemy(")
+                .or_else(|| rest.strip_prefix("flask_sqlalchemy.SQLAlchemy("))
+            else {
+                continue;
+            };
+            let from = here + (line.len() - call.len());
+            let args = text[from..].split(')').next().unwrap_or("");
+            if args.contains("metadata") || args.contains("model_class") {
+                return false;
+            }
+            found = true;
+        }
+    }
+    found
+}
+
 fn report(
     file: FileId,
     facts: &PyFacts,
@@ -247,7 +304,8 @@ fn report(
         {
             continue;
         }
-        if separate_metadata(receiver_root(a.text.get(e.start..e.end).unwrap_or("")), a) {
+        let root = receiver_root(a.text.get(e.start..e.end).unwrap_or(""));
+        if separate_metadata(root, a) || empty_flask_metadata(root, reach.cx) {
             continue;
         }
         // A function whose docstring or comments say it is for tests or development only.
