@@ -1494,7 +1494,7 @@ fn update_state(st: &mut ShState, argv: &[Aw], acc: &Acc, assign_only: bool, cer
                 },
             );
             if exported && (k == "DOCKER_HOST" || k == "DOCKER_CONTEXT") {
-                st.remote = !v.is_empty() && v != "default";
+                st.remote = elsewhere(&v);
             }
         }
         return;
@@ -1541,7 +1541,7 @@ fn update_state(st: &mut ShState, argv: &[Aw], acc: &Acc, assign_only: bool, cer
                     let name = a.text[..n].to_string();
                     let value = val(&a.text[..n], a.text[n..].trim_start_matches(['+', '=']));
                     if exported && (name == "DOCKER_HOST" || name == "DOCKER_CONTEXT") {
-                        st.remote = !value.is_empty() && value != "default";
+                        st.remote = elsewhere(&value);
                     }
                     st.vars.insert(name, Var { value, exported });
                 } else if exported && !a.text.starts_with('-') {
@@ -1552,7 +1552,7 @@ fn update_state(st: &mut ShState, argv: &[Aw], acc: &Acc, assign_only: bool, cer
                     });
                     v.exported = true;
                     if a.text == "DOCKER_HOST" || a.text == "DOCKER_CONTEXT" {
-                        st.remote = !v.value.is_empty() && v.value != "default";
+                        st.remote = elsewhere(&v.value);
                     }
                 }
             }
@@ -2841,6 +2841,12 @@ fn python(argv: &[Aw], i: usize, acc: &mut Acc) -> Step {
     Step::Done(Resolved::Cmd(CommandKind::Other, argv[i..].to_vec()))
 }
 
+/// Whether a `DOCKER_HOST` / `DOCKER_CONTEXT` / `-H` / `--context` value points Docker at
+/// another machine: not empty, not the `default` context, not a local `unix:` socket.
+pub fn elsewhere(v: &str) -> bool {
+    !v.is_empty() && v != "default" && !v.starts_with("unix:")
+}
+
 /// The wrapper recorded before `docker exec` / `docker compose exec` when Docker is pointed at
 /// another machine (`-H`, `--context`, `DOCKER_HOST`): the container is not on this one.
 pub const REMOTE_DOCKER: &str = "remote docker";
@@ -2864,7 +2870,7 @@ fn docker(argv: &[Aw], i: usize, acc: &mut Acc, st: &ShState, outer: &[(String, 
     );
     let remote = o
         .last(&["-H", "--host", "-c", "--context"])
-        .is_some_and(|v| v.text != "default");
+        .is_some_and(|v| elsewhere(&v.text));
     let t = |k: usize| argv.get(k).map_or("", |a| a.text.as_str());
     let j = o.end;
     let done = |k: CommandKind| Step::Done(Resolved::Cmd(k, argv[i..].to_vec()));
@@ -2892,10 +2898,9 @@ fn docker(argv: &[Aw], i: usize, acc: &mut Acc, st: &ShState, outer: &[(String, 
             };
             acc.container = Some(c.text.clone());
             let remote = remote
-                || ["DOCKER_HOST", "DOCKER_CONTEXT"].iter().any(|n| {
-                    lookup_env(n, outer, acc, st)
-                        .is_some_and(|v| !v.is_empty() && v != "default" && !v.starts_with("unix:"))
-                })
+                || ["DOCKER_HOST", "DOCKER_CONTEXT"]
+                    .iter()
+                    .any(|n| lookup_env(n, outer, acc, st).is_some_and(elsewhere))
                 || st.remote;
             if remote {
                 acc.wrappers.push(REMOTE_DOCKER.to_string());
@@ -2940,10 +2945,10 @@ fn compose(
     let t = |k: usize| argv.get(k).map_or("", |a| a.text.as_str());
     let remote = remote
         || o.last(&["-H", "--host", "-c", "--context"])
-            .is_some_and(|v| v.text != "default")
-        || ["DOCKER_HOST", "DOCKER_CONTEXT"].iter().any(|n| {
-            lookup_env(n, outer, acc, st).is_some_and(|v| !v.is_empty() && v != "default")
-        })
+            .is_some_and(|v| elsewhere(&v.text))
+        || ["DOCKER_HOST", "DOCKER_CONTEXT"]
+            .iter()
+            .any(|n| lookup_env(n, outer, acc, st).is_some_and(elsewhere))
         || st.remote;
     let k = o.end;
     match t(k) {

@@ -1493,7 +1493,7 @@ fn throwaway_stack(j: &crate::model::workflow::Job) -> bool {
 /// socket, or `DOCKER_CONTEXT`.
 fn docker_env_remote(env: &[(String, String)]) -> bool {
     env.iter()
-        .any(|(k, v)| (k == "DOCKER_HOST" && !v.starts_with("unix:")) || k == "DOCKER_CONTEXT")
+        .any(|(k, v)| (k == "DOCKER_HOST" || k == "DOCKER_CONTEXT") && command::elsewhere(v))
 }
 
 /// Whether a job points Docker at another machine: `DOCKER_HOST` (not a unix socket) or
@@ -1510,9 +1510,9 @@ fn docker_elsewhere(j: &crate::model::workflow::Job) -> bool {
                         // `echo "DOCKER_HOST=…" >> "$GITHUB_ENV"` for the later steps.
                         w.starts_with(&["docker", "context", "use"])
                             || w.iter().any(|a| {
-                                a.strip_prefix("DOCKER_HOST=")
-                                    .is_some_and(|v| !v.starts_with("unix:"))
-                                    || a.starts_with("DOCKER_CONTEXT=")
+                                ["DOCKER_HOST=", "DOCKER_CONTEXT="]
+                                    .iter()
+                                    .any(|k| a.strip_prefix(k).is_some_and(command::elsewhere))
                             })
                     })
                 })
