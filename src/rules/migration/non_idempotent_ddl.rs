@@ -106,7 +106,10 @@ the inspector or a catalog, a query on `information_schema`, `pg_catalog` or `to
 or after an early `return` under such a check, is idempotent. A `try`/`except` around the DDL
 is a guard where it can work: outside a transaction (the databases above, `autocommit_block()`)
 or inside `begin_nested()`; on PostgreSQL otherwise the failed statement aborts the
-transaction. An index, column or constraint on a table created by an unguarded `create_table`
+transaction. A `create_unique_constraint(None, …)` or `create_foreign_key(None, …)` is not reported: the
+database names an unnamed constraint itself, a new name each time, so a second run adds a
+duplicate rather than failing (except on Oracle, which refuses a second unique constraint on
+the same columns). An index, column or constraint on a table created by an unguarded `create_table`
 earlier in the same revision is reported once, at the `create_table`.
 
 ## Why is this bad?
@@ -823,7 +826,15 @@ fn check_body(
                 out.push(why.apply(d));
             }
         }
-        if op.keyword_guard || builds_on_fresh || last || paired(&events, here) {
+        // A constraint created with no name (`None`) gets one from the database, a new one
+        // each time: a re-run adds a second constraint instead of failing. (Oracle alone
+        // refuses a second unique constraint on the same columns.)
+        let unnamed = matches!(
+            kind,
+            OpKind::CreateUniqueConstraint | OpKind::CreateForeignKey
+        ) && op.first_arg.is_some_and(|a| source(cx, a) == "None")
+            && dialect != Some(Dialect::Oracle);
+        if op.keyword_guard || builds_on_fresh || last || unnamed || paired(&events, here) {
             continue;
         }
         // SQLite rebuilds the table for this batch block: the new table's columns are a
