@@ -54,6 +54,10 @@ Not reported either:
   `metadata = MetaData()`) in a module no `env.py` imports, or on a lower-case metadata name
   imported `from` a module (`from app.cache_tables import cache_metadata`) when no `env.py`
   names either: a separate database or a scratch table, not the schema the migrations own;
+- a module-level call on a metadata the file has just made (`Base = declarative_base()` and
+  then `Base.metadata.create_all(engine)`), with no line between them that names it or
+  imports a module: the models are declared later, by modules that import this one, so the
+  metadata is empty when the call runs;
 - Flask-SQLAlchemy's `db.create_all()` when nothing in the repository declares a model or a
   table on `db` (no `db.Model` subclass, no `db.Table`, no `db.metadata`, no `metadata=` or
   `model_class=` given to `SQLAlchemy(…)`): its metadata is empty, as when the models are on
@@ -207,6 +211,67 @@ fn imported_separate_metadata(name: &str, a: &Around) -> bool {
     false
 }
 
+/// Whether a module-level `create_all` runs on a metadata the file has just made, before
+/// anything could put a table in it: after `Base = declarative_base()` (or `MetaData()`,
+/// `registry()`, a `class Base(DeclarativeBase)`), no line before the call names it and none
+/// imports a module (which could declare models on it). The models are declared later, in
+/// modules that import this one, so the call creates nothing.
+fn empty_at_call(name: &str, text: &str, call_start: usize) -> bool {
+    if name.is_empty() {
+        return false;
+    }
+    let before = text.get(..call_start).unwrap_or("");
+    // The last line that makes `name`, and where the lines after it start.
+    let mut made: Option<usize> = None;
+    let mut at = 0;
+    for line in before.split_inclusive('\n') {
+        let t = line.trim_start();
+        let indented = t.len() != line.len();
+        let assigns = t
+            .strip_prefix(name)
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('='))
+            .filter(|r| !r.starts_with('='))
+            .is_some_and(|r| {
+                ["declarative_base(", "MetaData(", "registry("]
+                    .iter()
+                    .any(|f| r.contains(f))
+            });
+        let class = t
+            .strip_prefix("class ")
+            .and_then(|r| r.strip_prefix(name))
+            .is_some_and(|r| r.starts_with('(') && r.contains("DeclarativeBase"));
+        if !indented && (assigns || class) {
+            made = Some(at + line.len());
+        }
+        at += line.len();
+    }
+    let Some(from) = made else {
+        return false;
+    };
+    let between = &before[from..];
+    let mut in_class_body = text[..from]
+        .lines()
+        .last()
+        .is_some_and(|l| l.starts_with("class "));
+    for line in between.lines() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let indented = t.len() != line.len();
+        if in_class_body && indented {
+            continue;
+        }
+        in_class_body = false;
+        // The call's own line starts the call: `Base.metadata.create_all(engine)`.
+        if t.starts_with("import ") || t.starts_with("from ") || mentions(t, name) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Whether `name` is a Flask-SQLAlchemy object (`db = SQLAlchemy(app)`) on which nothing in
 /// the repository declares a model or a table: no `db.Model` subclass (no `.Model` at all),
 /// no `db.Table(…)`, no use of `db.metadata`, and no `metadata=` or `model_class=` handed to
@@ -305,7 +370,10 @@ fn report(
             continue;
         }
         let root = receiver_root(a.text.get(e.start..e.end).unwrap_or(""));
-        if separate_metadata(root, a) || empty_flask_metadata(root, reach.cx) {
+        if separate_metadata(root, a)
+            || empty_flask_metadata(root, reach.cx)
+            || (e.function.is_none() && empty_at_call(root, a.text, e.start))
+        {
             continue;
         }
         // A function whose docstring or comments say it is for tests or development only.
