@@ -747,6 +747,75 @@ impl Builder<'_> {
         None
     }
 
+    /// Whether a Python script's run happens only under a command-line flag that this
+    /// invocation (by a command in file `by`) does not pass, nor sets through the
+    /// environment variable the option reads.
+    fn flag_off(&mut self, r: &Run, args: &[String], by: FileId) -> bool {
+        let path = self.db.get(r.span.file).path.clone();
+        let Some((_, facts)) = self.py.get(&path).cloned() else {
+            return false;
+        };
+        let text = self.db.get(r.span.file).text.clone();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let at = r.span.start as usize;
+        if !pyapp::flag_gated_off(&facts, &text, at, &args, &|_| false) {
+            return false;
+        }
+        if !text.contains("envvar") {
+            return true;
+        }
+        // The option reads an environment variable: is it set anywhere a deploy could set
+        // it (the file that runs the script, compose, `.env`, Dockerfiles, scripts, YAML)?
+        let mut vars: Vec<String> = Vec::new();
+        for (i, _) in text.match_indices("envvar") {
+            let rest = text[i + 6..]
+                .trim_start()
+                .trim_start_matches('=')
+                .trim_start();
+            if let Some(q) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) {
+                let v = rest[1..].split(q).next().unwrap_or("");
+                if !v.is_empty() && !v.contains('\n') {
+                    vars.push(v.to_string());
+                }
+            }
+        }
+        let mut set: BTreeSet<String> = BTreeSet::new();
+        let by_text = self.db.get(by).text.clone();
+        set.extend(
+            vars.iter()
+                .filter(|v| by_text.contains(v.as_str()))
+                .cloned(),
+        );
+        let deployish = |p: &Path| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                .unwrap_or_default();
+            name.starts_with(".env")
+                || name.starts_with("dockerfile")
+                || [".yml", ".yaml", ".sh", ".toml", ".json", ".env"]
+                    .iter()
+                    .any(|e| name.ends_with(e))
+                || name == "procfile"
+        };
+        let candidates: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|p| deployish(p))
+            .cloned()
+            .collect();
+        for p in candidates {
+            if set.len() == vars.len() {
+                break;
+            }
+            if let Some(id) = (self.read)(&p, self.db) {
+                let t = &self.db.get(id).text;
+                set.extend(vars.iter().filter(|v| t.contains(v.as_str())).cloned());
+            }
+        }
+        pyapp::flag_gated_off(&facts, &text, at, &args, &|v| set.contains(v))
+    }
+
     /// The runs of a command list, following repo scripts one level deep.
     fn expand(&mut self, list: &CommandList, file: FileId, base: &Path, via: &[Span]) -> Vec<Run> {
         let mut out = Vec::new();
@@ -814,7 +883,22 @@ impl Builder<'_> {
                     .and_then(|at| c.argv.get(at + 1))
                     .map(|w| w.text.clone())
                     .filter(|a| !a.contains('$') && !a.starts_with('-'));
+                // `python app.py --run-migrations`: the arguments after the script, for the
+                // effects it runs only under a flag (`if make_migrations:`).
+                let py_args: Option<Vec<String>> = (lang == Lang::Python).then(|| {
+                    c.argv
+                        .iter()
+                        .skip_while(|w| concrete(&w.text) != Some(path.clone()))
+                        .skip(1)
+                        .map(|w| w.text.clone())
+                        .collect()
+                });
                 for mut r in self.script(&path, lang, base, span) {
+                    if let Some(args) = &py_args {
+                        if self.flag_off(&r, args, file) {
+                            continue;
+                        }
+                    }
                     if let Some(arg) = &first_arg {
                         let text = &self.db.get(r.span.file).text;
                         if lang == Lang::Shell && !case_arm_runs(text, r.span.start as usize, arg) {

@@ -92,6 +92,9 @@ pub struct Function {
     /// development, local, test or debug setup (`if settings.LOCAL_ENVIRONMENT:`,
     /// `if app.debug:`): a name missing here is used only on such a path.
     pub plain_refs: Vec<String>,
+    /// Each reference made under an `if` on a bare name (`if make_migrations:`,
+    /// `if args.make_migrations:`): the name referred to and those condition names.
+    pub flag_refs: Vec<(String, Vec<String>)>,
 }
 
 /// Whether an `if` condition selects a development, local, test or debug setup, or SQLite.
@@ -468,16 +471,142 @@ impl<'s> Collector<'s> {
                     .guards
                     .iter()
                     .any(|g| !g.negated && dev_condition(&g.text));
+                let flags: Vec<String> = self
+                    .guards
+                    .iter()
+                    .filter(|g| !g.negated)
+                    .filter_map(|g| flag_name(&g.text))
+                    .map(str::to_string)
+                    .collect();
                 let f = &mut self.facts.functions[i];
                 if !dev && !f.plain_refs.iter().any(|r| r == name) {
                     f.plain_refs.push(name.to_string());
                 }
                 f.refs.push(name.to_string());
+                if !flags.is_empty() {
+                    f.flag_refs.push((name.to_string(), flags));
+                }
             }
             None if !self.main_guard => self.facts.module_refs.push(name.to_string()),
             None => self.facts.main_refs.push(name.to_string()),
         }
     }
+}
+
+/// The name an `if` condition tests when it is a bare name or an attribute of the parsed
+/// arguments: `make_migrations`, `args.make_migrations`, `options.make_migrations`.
+fn flag_name(cond: &str) -> Option<&str> {
+    let c = cond.trim();
+    let name = match c.split_once('.') {
+        Some(("args" | "options" | "opts" | "ns", attr)) => attr,
+        Some(_) => return None,
+        None => c,
+    };
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        && !name.starts_with(|ch: char| ch.is_ascii_digit()))
+    .then_some(name)
+}
+
+/// Whether a command-line flag of the script is off for this run: the script declares the
+/// option `--make-migrations` (click, argparse, typer) for the name `make_migrations`, the
+/// run's arguments do not pass it, and no environment variable the option reads is set
+/// (`envvar="MAKE_MIGRATIONS"`, asked of `env_set`).
+fn flag_off(text: &str, name: &str, args: &[&str], env_set: &dyn Fn(&str) -> bool) -> bool {
+    let option = format!("--{}", name.replace('_', "-"));
+    let declared = [format!("\"{option}\""), format!("'{option}'")]
+        .into_iter()
+        .find_map(|q| text.find(&q));
+    let Some(at) = declared else {
+        return false;
+    };
+    if args
+        .iter()
+        .any(|a| *a == option || a.strip_prefix(&option).is_some_and(|r| r.starts_with('=')))
+    {
+        return false;
+    }
+    // The option's declaration runs to the next decorator, function or option.
+    let rest = &text[at..];
+    let end = ["\n@", "\ndef ", "add_argument("]
+        .iter()
+        .filter_map(|m| rest[1..].find(m).map(|i| i + 1))
+        .min()
+        .unwrap_or(rest.len());
+    let decl = &rest[..end];
+    match decl.split_once("envvar") {
+        None => true,
+        Some((_, after)) => {
+            let value = after.trim_start().trim_start_matches('=').trim_start();
+            let Some(q) = value.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
+                return false;
+            };
+            let var = value[1..].split(q).next().unwrap_or("");
+            !var.is_empty() && !env_set(var)
+        }
+    }
+}
+
+/// Whether the effect at `at` runs only under a command-line flag the run does not pass:
+/// its own `if make_migrations:`, or every call of its function in the file is under one
+/// (and neither module-level code nor the `__main__` block calls it directly).
+pub fn flag_gated_off(
+    facts: &PyFacts,
+    text: &str,
+    at: usize,
+    args: &[&str],
+    env_set: &dyn Fn(&str) -> bool,
+) -> bool {
+    let Some(e) = facts
+        .effects
+        .iter()
+        .find(|e| e.start <= at && at < e.end.max(e.start + 1))
+    else {
+        return false;
+    };
+    let off = |names: &[String]| names.iter().any(|n| flag_off(text, n, args, env_set));
+    let own: Vec<String> = e
+        .guards
+        .iter()
+        .filter(|g| !g.negated)
+        .filter_map(|g| flag_name(&g.text))
+        .map(str::to_string)
+        .collect();
+    if off(&own) {
+        return true;
+    }
+    let Some(f) = e.function else {
+        return false;
+    };
+    let name = facts.functions[f].name.as_str();
+    if facts
+        .module_refs
+        .iter()
+        .chain(&facts.main_refs)
+        .any(|r| r == name)
+    {
+        return false;
+    }
+    let mut calls = 0;
+    for (i, g) in facts.functions.iter().enumerate() {
+        if i == f {
+            continue;
+        }
+        let all = g.refs.iter().filter(|r| *r == name).count();
+        let gated: Vec<&Vec<String>> = g
+            .flag_refs
+            .iter()
+            .filter(|(r, _)| r == name)
+            .map(|(_, n)| n)
+            .collect();
+        if gated.len() < all || !gated.iter().all(|n| off(n)) {
+            return false;
+        }
+        calls += all;
+    }
+    calls > 0
 }
 
 fn is_main_guard(test: &Expr) -> bool {
@@ -526,6 +655,7 @@ impl<'a> Visitor<'a> for Collector<'_> {
                             .collect(),
                         refs: Vec::new(),
                         plain_refs: Vec::new(),
+                        flag_refs: Vec::new(),
                     });
                     let outer_guards = std::mem::take(&mut self.guards);
                     let outer_main = self.main_guard;
@@ -701,6 +831,39 @@ mod tests {
             read("async def go(conn):\n    await conn.run_sync(Base.metadata.create_all)\n");
         assert_eq!(passed.effects[0].kind, EffectKind::CreateAll);
         assert_eq!(f.effects[0].function, Some(0));
+    }
+
+    #[test]
+    fn effects_under_a_flag_the_run_does_not_pass() {
+        let src = "import click\nfrom alembic import command\n\n@click.command()\n@click.option(\"--make-migrations\", is_flag=True)\n@click.option('--run-migrations', is_flag=True)\ndef main(make_migrations, run_migrations):\n    if make_migrations:\n        make()\n    if run_migrations:\n        command.upgrade(cfg, 'head')\n\ndef make():\n    command.revision(cfg, autogenerate=True)\n";
+        let f = read(src);
+        let at = |k: EffectKind| f.effects.iter().find(|e| e.kind == k).unwrap().start;
+        let auto = at(EffectKind::Autogenerate);
+        let none = |_: &str| false;
+        assert!(flag_gated_off(&f, src, auto, &["--run-migrations"], &none));
+        assert!(!flag_gated_off(
+            &f,
+            src,
+            auto,
+            &["--make-migrations"],
+            &none
+        ));
+        assert!(!flag_gated_off(
+            &f,
+            src,
+            auto,
+            &["--make-migrations=1"],
+            &none
+        ));
+        // The upgrade is under `--run-migrations`, which is passed.
+        let up = f
+            .effects
+            .iter()
+            .find(|e| matches!(e.kind, EffectKind::Upgrade { .. }))
+            .unwrap()
+            .start;
+        assert!(!flag_gated_off(&f, src, up, &["--run-migrations"], &none));
+        assert!(flag_gated_off(&f, src, up, &[], &none));
     }
 
     #[test]

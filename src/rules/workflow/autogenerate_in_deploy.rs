@@ -17,6 +17,10 @@ and their Python API forms in deploy surfaces (workflow jobs, entrypoint and dep
 compose commands, Dockerfiles, Procfile). A Makefile target or a test script is not a deploy
 surface, nor is a workflow step that runs in a container the job started on a GitHub-hosted
 runner (`docker compose exec tests alembic revision --autogenerate` as a drift check).
+A Python script's revision call that runs only under a command-line flag the deploy does not
+pass (`if make_migrations:` for a click or argparse `--make-migrations`, when the command is
+`python migrate.py --run-migrations` and no deploy file sets the option's `envvar`) is a
+developer's step, not the deploy's.
 
 ## Why is this bad?
 
