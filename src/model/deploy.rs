@@ -833,13 +833,24 @@ impl Builder<'_> {
                     && !other_case_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
                     && !other_if_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
             });
+            // A script whose last command is a Dockerfile instruction (`CMD gunicorn …` pasted
+            // into a shell script) ends with "command not found" whatever the migration did:
+            // it fails, and starts nothing.
+            let ends_failing = list
+                .commands
+                .iter()
+                .rev()
+                .find(|n| n.in_function == c.in_function && !n.subshell_or_substitution)
+                .and_then(|n| n.argv.first())
+                .is_some_and(|w| DOCKERFILE_INSTRUCTIONS.contains(&w.text.as_str()));
             run.unchecked_no_errexit = !c.errexit
                 && !c.errexit_off
                 && !c.status_checked
                 && !c.in_condition
                 && !c.subshell_or_substitution
                 && c.failure_ignored.is_none()
-                && followed;
+                && followed
+                && !ends_failing;
             run.via = via.to_vec();
             if let Some(end) = last_migrate_end {
                 let between = text.get(end as usize..c.start as usize).unwrap_or("");
@@ -1951,3 +1962,16 @@ pub fn script_assignments(text: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// Dockerfile instructions: no such program exists, so as a shell command each one fails.
+const DOCKERFILE_INSTRUCTIONS: [&str; 9] = [
+    "CMD",
+    "ENTRYPOINT",
+    "RUN",
+    "FROM",
+    "COPY",
+    "WORKDIR",
+    "EXPOSE",
+    "ENV",
+    "USER",
+];

@@ -19,7 +19,9 @@ compose commands, Dockerfile commands, Procfile) whose failure is swallowed:
 or Dockerfile command), followed by another command with no check of `$?`; a workflow step
 (or job) with `continue-on-error: true` that migrates. `|| exit 1`, `&& next`, an explicit
 `if [ $? -ne 0 ]`, a migration that is the script's last command or the last of its `case` or
-`if` arm (its status is the script's), and a script sourced (`. script.sh`) by a shell with
+`if` arm (its status is the script's), a script whose last command is a Dockerfile
+instruction pasted into it (`CMD gunicorn …`: "command not found", so the script fails and
+starts nothing whatever the migration did), and a script sourced (`. script.sh`) by a shell with
 `set -e` are not reported. Workflow `run:` steps run under `bash -e` and are judged by
 their `set +e`. Not deploy surfaces: CI jobs that migrate a throwaway database, and compose
 files and Dockerfiles named for development or tests (`docker-compose.dev.yml`,
