@@ -209,6 +209,19 @@ impl Service {
             || name.starts_with("bitnami/postgresql")
     }
 
+    /// The PostgreSQL major version an image's tag names: 15 for `postgres:15-alpine`,
+    /// 14 for `postgis/postgis:14-3.2`, 16 for `pgvector/pgvector:pg16`.
+    pub fn postgres_major(&self) -> Option<u32> {
+        let i = self.image.as_ref()?.text.as_str();
+        let tag = i
+            .rsplit_once(':')
+            .map(|(_, t)| t)
+            .filter(|t| !t.contains('/'))?;
+        let tag = tag.strip_prefix("pg").unwrap_or(tag);
+        let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+
     /// A PostgreSQL server image that runs `/docker-entrypoint-initdb.d` scripts.
     pub fn is_postgres_image(&self) -> bool {
         let Some(name) = self.image_name() else {

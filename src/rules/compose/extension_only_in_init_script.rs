@@ -21,7 +21,9 @@ a file (or a folder) into `/docker-entrypoint-initdb.d/` whose SQL runs
 `provisioned-extensions`). Development compose files, init scripts kept with the local
 development setup, and database services only a test or development profile starts
 (`profiles: [test]`) or named for tests (`db-test`) are not the deployed database and are
-not reported.
+not reported. Nor is `pgcrypto` on PostgreSQL 13 or later (the image tag, or
+`postgresql-version` in the settings) when all the revisions use of it is
+`gen_random_uuid()`, which the server has built in.
 
 ## Why is this bad?
 
@@ -76,6 +78,19 @@ impl Rule for ExtensionOnlyInInitScript {
         {
             return;
         }
+        // What the revisions use of pgcrypto: `gen_random_uuid()` alone is core PostgreSQL
+        // from 13, and an init script that creates pgcrypto for it on such a server gives
+        // nothing a revision needs.
+        let pgcrypto_uses: Vec<bool> = cx
+            .projects
+            .iter()
+            .flat_map(|p| p.migrations())
+            .flat_map(|m| m.upgrade_ops.iter())
+            .flat_map(|op| op.uses.iter())
+            .filter(|u| u.extension == "pgcrypto")
+            .map(|u| u.core_since_pg13)
+            .collect();
+        let only_core_uuid = !pgcrypto_uses.is_empty() && pgcrypto_uses.iter().all(|&c| c);
         let mut reported: BTreeSet<(crate::source::Span, String)> = BTreeSet::new();
         for s in services(cx) {
             // A development compose file's database is a developer's: the deploy provisions
@@ -115,6 +130,14 @@ impl Rule for ExtensionOnlyInInitScript {
                                     continue;
                                 }
                                 let name = f.name.to_ascii_lowercase();
+                                let server =
+                                    cx.options.postgresql_version.or(s.svc.postgres_major());
+                                if name == "pgcrypto"
+                                    && only_core_uuid
+                                    && server.is_some_and(|v| v >= 13)
+                                {
+                                    continue;
+                                }
                                 if created.contains(&name)
                                     || !reported.insert((v.span, name.clone()))
                                 {
