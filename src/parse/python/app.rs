@@ -471,13 +471,7 @@ impl<'s> Collector<'s> {
                     .guards
                     .iter()
                     .any(|g| !g.negated && dev_condition(&g.text));
-                let flags: Vec<String> = self
-                    .guards
-                    .iter()
-                    .filter(|g| !g.negated)
-                    .filter_map(|g| flag_name(&g.text))
-                    .map(str::to_string)
-                    .collect();
+                let flags = flag_names(&self.guards);
                 let f = &mut self.facts.functions[i];
                 if !dev && !f.plain_refs.iter().any(|r| r == name) {
                     f.plain_refs.push(name.to_string());
@@ -508,6 +502,16 @@ fn flag_name(cond: &str) -> Option<&str> {
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
         && !name.starts_with(|ch: char| ch.is_ascii_digit()))
     .then_some(name)
+}
+
+/// The names the `if` conditions around a call test as flags (the `else` branches left out).
+fn flag_names(guards: &[Guard]) -> Vec<String> {
+    guards
+        .iter()
+        .filter(|g| !g.negated)
+        .filter_map(|g| flag_name(&g.text))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Whether a command-line flag of the script is off for this run: the script declares the
@@ -567,13 +571,7 @@ pub fn flag_gated_off(
         return false;
     };
     let off = |names: &[String]| names.iter().any(|n| flag_off(text, n, args, env_set));
-    let own: Vec<String> = e
-        .guards
-        .iter()
-        .filter(|g| !g.negated)
-        .filter_map(|g| flag_name(&g.text))
-        .map(str::to_string)
-        .collect();
+    let own = flag_names(&e.guards);
     if off(&own) {
         return true;
     }
