@@ -65,6 +65,8 @@ pub struct Job {
     /// `runs-on` names `self-hosted`: the runner may be the production host itself, so a
     /// stack the job starts there is not known to be throwaway.
     pub self_hosted: bool,
+    /// The job's own `if:` condition, as written.
+    pub condition: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -76,6 +78,8 @@ pub struct Workflow {
     pub concurrency: Option<Concurrency>,
     pub env: Vec<(String, String)>,
     pub jobs: Vec<Job>,
+    /// `on.push` filters tags and no branches: a push run's `github.ref` is a tag.
+    pub push_tags_only: bool,
 }
 
 /// Triggers under which several runs of one workflow overlap on a shared target.
@@ -125,14 +129,49 @@ impl Workflow {
                 jobs.push(job(file, id, &e.key, &e.value));
             }
         }
+        let push_tags_only = on.and_then(|e| e.value.get("push")).is_some_and(|p| {
+            (p.get("tags").is_some() || p.get("tags-ignore").is_some())
+                && p.get("branches").is_none()
+                && p.get("branches-ignore").is_none()
+        });
         Workflow {
             file,
             triggers,
+            push_tags_only,
             on: on.map(|e| span(file, e.key.loc)),
             concurrency: concurrency(file, doc),
             env: environment(doc.get("env")),
             jobs,
         }
+    }
+
+    /// Whether job `j` can run when `event` starts the workflow: its `if:` (and that of each
+    /// job it `needs`, unless it runs whatever they did) is not known to be false. A job for
+    /// manual runs only (`if: github.event_name == 'workflow_dispatch'`, or a comparison of
+    /// a dispatch input) does not run on a push.
+    pub fn job_runs_on(&self, j: usize, event: &str) -> bool {
+        self.job_runs_on_depth(j, event, 0)
+    }
+
+    fn job_runs_on_depth(&self, j: usize, event: &str, depth: usize) -> bool {
+        let job = &self.jobs[j];
+        let cond = job.condition.as_deref().unwrap_or("");
+        if !cond.is_empty() && eval_in(cond, event, self.push_tags_only) == Some(false) {
+            return false;
+        }
+        // A job runs only when the jobs it needs succeeded, unless its `if:` says otherwise.
+        let regardless = ["always()", "failure()", "cancelled()"]
+            .iter()
+            .any(|f| cond.contains(f));
+        if regardless || depth > 8 {
+            return true;
+        }
+        job.needs.iter().all(|n| {
+            self.jobs
+                .iter()
+                .position(|o| &o.id == n)
+                .is_none_or(|o| self.job_runs_on_depth(o, event, depth + 1))
+        })
     }
 
     pub fn has_trigger(&self, name: &str) -> bool {
@@ -273,6 +312,10 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
                 .collect(),
             _ => Vec::new(),
         },
+        condition: node
+            .get("if")
+            .and_then(YamlNode::as_str)
+            .map(str::to_string),
         matrix: node.get("strategy").and_then(|st| {
             let serial = st.get("max-parallel").and_then(YamlNode::as_str) == Some("1");
             let m = st.entry("matrix")?;
@@ -284,16 +327,32 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
 /// The value of a GitHub expression (`true`, `${{ github.event_name == 'pull_request' }}`)
 /// for a run started by `event`: `None` when it depends on something else.
 pub fn eval_on(expr: &str, event: &str) -> Option<bool> {
+    eval_in(expr, event, false)
+}
+
+/// [`eval_on`], knowing whether a push run's `github.ref` is always a tag (the workflow's
+/// `on.push` filters tags and no branches).
+pub fn eval_in(expr: &str, event: &str, push_tags_only: bool) -> Option<bool> {
     let t = expr.trim();
     let inner = t
         .strip_prefix("${{")
         .and_then(|r| r.strip_suffix("}}"))
         .unwrap_or(t)
         .trim();
-    eval_or(inner, event)
+    let cx = Cx {
+        event,
+        tag_ref: push_tags_only && event == "push",
+    };
+    eval_or(inner, &cx)
 }
 
-fn eval_or(s: &str, event: &str) -> Option<bool> {
+/// What an expression is evaluated for: the event, and whether `github.ref` is a tag.
+struct Cx<'a> {
+    event: &'a str,
+    tag_ref: bool,
+}
+
+fn eval_or(s: &str, event: &Cx) -> Option<bool> {
     let parts = split_top(s, "||");
     if parts.len() > 1 {
         let vals: Vec<Option<bool>> = parts.iter().map(|p| eval_and(p, event)).collect();
@@ -305,7 +364,7 @@ fn eval_or(s: &str, event: &str) -> Option<bool> {
     eval_and(s, event)
 }
 
-fn eval_and(s: &str, event: &str) -> Option<bool> {
+fn eval_and(s: &str, event: &Cx) -> Option<bool> {
     let parts = split_top(s, "&&");
     if parts.len() > 1 {
         let vals: Vec<Option<bool>> = parts.iter().map(|p| eval_atom(p, event)).collect();
@@ -343,7 +402,7 @@ fn split_top<'a>(s: &'a str, op: &str) -> Vec<&'a str> {
     out
 }
 
-fn eval_atom(s: &str, event: &str) -> Option<bool> {
+fn eval_atom(s: &str, event: &Cx) -> Option<bool> {
     let s = s.trim();
     if let Some(inner) = s.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
         return eval_or(inner, event);
@@ -367,16 +426,43 @@ fn eval_atom(s: &str, event: &str) -> Option<bool> {
     for (op, eq) in [("==", true), ("!=", false)] {
         if let Some((l, r)) = s.split_once(op) {
             let (l, r) = (l.trim(), r.trim());
-            let lit = if l == "github.event_name" {
-                unquote(r)
-            } else if r == "github.event_name" {
-                unquote(l)
+            let (name, lit) = if unquote(r).is_some() || matches!(r, "true" | "false") {
+                (l, r)
             } else {
-                return None;
-            }?;
-            return Some((lit == event) == eq);
+                (r, l)
+            };
+            if name == "github.event_name" {
+                return Some((unquote(lit)? == event.event) == eq);
+            }
+            // A dispatch input is empty on other events: equal to no non-empty literal.
+            if is_input(name) && !dispatched(event.event) {
+                let empty = unquote(lit).is_some_and(|v| v.is_empty()) || lit == "false";
+                return Some(empty == eq);
+            }
+            // On a tag push, `github.ref` is `refs/tags/…`.
+            if name == "github.ref" && event.tag_ref {
+                let v = unquote(lit)?;
+                if v.starts_with("refs/tags/") {
+                    return None;
+                }
+                return Some(!eq);
+            }
+            return None;
         }
     }
+    if is_input(s) && !dispatched(event.event) {
+        return Some(false);
+    }
+    if event.tag_ref {
+        let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        if compact.starts_with("startsWith(github.ref,'refs/heads/") {
+            return Some(false);
+        }
+        if compact.starts_with("startsWith(github.ref,'refs/tags/") {
+            return Some(true);
+        }
+    }
+    let event = event.event;
     // Pull-request-only values are empty on other events.
     if event != "pull_request"
         && (s.starts_with("github.head_ref")
@@ -388,10 +474,60 @@ fn eval_atom(s: &str, event: &str) -> Option<bool> {
     None
 }
 
+/// `inputs.env`, `github.event.inputs.env`: a value only a dispatch (or a caller) gives.
+fn is_input(name: &str) -> bool {
+    let rest = name
+        .strip_prefix("github.event.inputs.")
+        .or_else(|| name.strip_prefix("inputs."));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    })
+}
+
+/// Events whose runs carry inputs.
+fn dispatched(event: &str) -> bool {
+    matches!(event, "workflow_dispatch" | "workflow_call")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{eval_on, Workflow};
+    use super::{eval_in, eval_on, Workflow};
     use crate::source::FileId;
+
+    #[test]
+    fn dispatch_inputs_and_tag_refs() {
+        let push = |e: &str| eval_in(e, "push", false);
+        assert_eq!(
+            push("${{ github.event.inputs.environment == 'staging' }}"),
+            Some(false)
+        );
+        assert_eq!(push("${{ inputs.env != 'prod' }}"), Some(true));
+        assert_eq!(push("inputs.deploy_latest == true"), Some(false));
+        assert_eq!(push("${{ inputs.deploy_latest }}"), Some(false));
+        assert_eq!(
+            eval_in(
+                "github.event.inputs.environment == 'staging'",
+                "workflow_dispatch",
+                false
+            ),
+            None
+        );
+        assert_eq!(
+            push("github.event_name == 'workflow_dispatch' && inputs.deploy_latest == true"),
+            Some(false)
+        );
+        // A branch ref on a tag-only push is false; a tag ref is not known.
+        let tag = |e: &str| eval_in(e, "push", true);
+        assert_eq!(
+            tag("github.event.inputs.environment == 'dev' || github.ref == 'refs/heads/main'"),
+            Some(false)
+        );
+        assert_eq!(tag("github.ref == 'refs/tags/v1'"), None);
+        assert_eq!(tag("startsWith(github.ref, 'refs/tags/v')"), Some(true));
+        assert_eq!(push("github.ref == 'refs/heads/main'"), None);
+    }
 
     #[test]
     fn jobs_needs_matrix_and_ssh_scripts() {

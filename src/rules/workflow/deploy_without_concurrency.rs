@@ -1,5 +1,6 @@
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::deploy::{names_database, SurfaceKind};
+use crate::model::workflow::SHARED_TRIGGERS;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 use crate::source::Span;
 
@@ -18,7 +19,11 @@ Finds GitHub workflows triggered by `push`, `release`, `schedule`, `workflow_run
 `gcloud run deploy`, `aws ecs update-service`, a remote `docker compose up`) or migrates a
 real database (directly or through a repository script), when neither the workflow nor that
 job sets `concurrency`. A workflow that only `workflow_dispatch` starts is not reported: its
-runs overlap only when people start two by hand. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
+runs overlap only when people start two by hand. Nor is a job that no automatic trigger runs:
+its `if:` (or that of a job it `needs`, unless it asks for `always()`) asks for a dispatch
+(`github.event_name == 'workflow_dispatch'`), compares a dispatch input
+(`github.event.inputs.environment == 'staging'`, empty on a push), or a branch
+(`github.ref == 'refs/heads/main'`) when `on.push` filters only tags. A `pull_request`/`pull_request_target` workflow is reported when a job migrates a
 database it reaches through a secret (`DATABASE_URL: ${{ secrets.PROD_DATABASE_URL }}`): two
 pull requests can migrate that real database at once. `environment:` does not serialise runs.
 A `fly deploy` of a folder that holds no Alembic project and whose `fly.toml` has no
@@ -176,6 +181,21 @@ impl Rule for DeployWithoutConcurrency {
                 }
                 let job = &wf.jobs[dep.job];
                 if job.concurrency.is_some() {
+                    continue;
+                }
+                // A job only manual runs start (its `if:` asks for a dispatch or a dispatch
+                // input, or the jobs it needs do): the automatic triggers never run it.
+                let automatic: Vec<&str> = wf
+                    .triggers
+                    .iter()
+                    .map(|(t, _)| t.as_str())
+                    .filter(|t| {
+                        SHARED_TRIGGERS.contains(t)
+                            || *t == "pull_request"
+                            || *t == "pull_request_target"
+                    })
+                    .collect();
+                if !automatic.iter().any(|t| wf.job_runs_on(dep.job, t)) {
                     continue;
                 }
                 let by_pull_request =
