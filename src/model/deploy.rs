@@ -749,7 +749,8 @@ impl Builder<'_> {
 
     /// Whether a Python script's run happens only under a command-line flag that this
     /// invocation (by a command in file `by`) does not pass, nor sets through the
-    /// environment variable the option reads.
+    /// environment variable the option reads, or under another Alembic command than the
+    /// one its first argument names.
     fn flag_off(&mut self, r: &Run, args: &[String], by: FileId) -> bool {
         let path = self.db.get(r.span.file).path.clone();
         let Some((_, facts)) = self.py.get(&path).cloned() else {
@@ -758,6 +759,9 @@ impl Builder<'_> {
         let text = self.db.get(r.span.file).text.clone();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let at = r.span.start as usize;
+        if pyapp::subcommand_off(&facts, &text, at, &args) {
+            return true;
+        }
         if !pyapp::flag_gated_off(&facts, &text, at, &args, &|_| false) {
             return false;
         }

@@ -553,6 +553,62 @@ fn flag_off(text: &str, name: &str, args: &[&str], env_set: &dyn Fn(&str) -> boo
     }
 }
 
+/// Alembic's command names, as a script's first argument picks one (`migrate.py upgrade`).
+const ALEMBIC_COMMANDS: [&str; 10] = [
+    "upgrade",
+    "downgrade",
+    "stamp",
+    "current",
+    "history",
+    "revision",
+    "merge",
+    "heads",
+    "check",
+    "init",
+];
+
+/// Whether the effect at `at` runs only when the script's first argument names another
+/// Alembic command: `migrate.py upgrade` does not reach `elif cmd == "stamp":` in a script
+/// that reads its arguments (`sys.argv`, argparse, click, typer).
+pub fn subcommand_off(facts: &PyFacts, text: &str, at: usize, args: &[&str]) -> bool {
+    let Some(first) = args.iter().find(|a| !a.starts_with('-')) else {
+        return false;
+    };
+    if !ALEMBIC_COMMANDS.contains(first)
+        || !["sys.argv", "argparse", "click", "typer"]
+            .iter()
+            .any(|w| text.contains(w))
+    {
+        return false;
+    }
+    let Some(e) = facts
+        .effects
+        .iter()
+        .find(|e| e.start <= at && at < e.end.max(e.start + 1))
+    else {
+        return false;
+    };
+    e.guards.iter().filter(|g| !g.negated).any(|g| {
+        let Some((l, r)) = g.text.split_once("==") else {
+            return false;
+        };
+        let word = |x: &str| {
+            let x = x.trim();
+            x.strip_prefix('"')
+                .and_then(|y| y.strip_suffix('"'))
+                .or_else(|| x.strip_prefix('\'').and_then(|y| y.strip_suffix('\'')))
+                .map(str::to_string)
+        };
+        let ident = |x: &str| flag_name(x).is_some();
+        let other = match (word(l), word(r)) {
+            (None, Some(w)) if ident(l) => w,
+            (Some(w), None) if ident(r) => w,
+            _ => return false,
+        };
+        ALEMBIC_COMMANDS.contains(&other.as_str()) && other != *first
+    })
+}
+
 /// Whether the effect at `at` runs only under a command-line flag the run does not pass:
 /// its own `if make_migrations:`, or every call of its function in the file is under one
 /// (and neither module-level code nor the `__main__` block calls it directly).
@@ -829,6 +885,28 @@ mod tests {
             read("async def go(conn):\n    await conn.run_sync(Base.metadata.create_all)\n");
         assert_eq!(passed.effects[0].kind, EffectKind::CreateAll);
         assert_eq!(f.effects[0].function, Some(0));
+    }
+
+    #[test]
+    fn effects_under_another_subcommand() {
+        let src = "import sys\nfrom alembic import command\n\ndef main(cmd, rev):\n    if cmd == 'upgrade':\n        command.upgrade(cfg, rev)\n    elif cmd == \"stamp\":\n        command.stamp(cfg, rev)\n\nmain(sys.argv[1], sys.argv[2])\n";
+        let f = read(src);
+        let stamp = f
+            .effects
+            .iter()
+            .find(|e| matches!(e.kind, EffectKind::Stamp { .. }))
+            .unwrap()
+            .start;
+        assert!(subcommand_off(&f, src, stamp, &["upgrade", "head"]));
+        assert!(!subcommand_off(&f, src, stamp, &["stamp", "head"]));
+        assert!(!subcommand_off(&f, src, stamp, &["--verbose"]));
+        let up = f
+            .effects
+            .iter()
+            .find(|e| matches!(e.kind, EffectKind::Upgrade { .. }))
+            .unwrap()
+            .start;
+        assert!(!subcommand_off(&f, src, up, &["upgrade"]));
     }
 
     #[test]

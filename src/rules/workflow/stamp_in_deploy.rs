@@ -20,7 +20,9 @@ reported, nor a stamp to a revision the script computes (`stamp "$REVISION"`) fo
 upgrade: the script adopts the revision its schema already has, found from the
 application's own version record, then upgrades from there. A stamp to a literal revision
 id on every deploy is reported. `alembic upgrade head || alembic stamp head` is reported
-with its own message.
+with its own message. A Python script run with an Alembic command as its first argument
+(`python migrate.py upgrade head`) does not reach a `command.stamp` under
+`if cmd == "stamp":`: the argument picks another branch.
 
 ## Why is this bad?
 
