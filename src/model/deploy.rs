@@ -116,6 +116,9 @@ pub fn empty_database_check(text: &str, negated: bool) -> bool {
         || t.contains("table_exists")
         || t.contains("current_rev")
         || t.contains("current_heads")
+        || t.contains("db_version")
+        || t.contains("schema_version")
+        || t.contains("version_num")
         || t.contains("initiali");
     let negative = t.starts_with('!')
         || t.starts_with("not ")

@@ -41,7 +41,8 @@ says it upgrades, migrates or stamps) makes the path safe.
 
 Not reported either:
 
-- a call inside an explicit "the database is empty" branch, or followed in the same function
+- a call inside an explicit "the database is empty" branch (`if not inspector.get_table_names():`,
+  `if db_version is None:`, no row in `alembic_version`), or followed in the same function
   by a `stamp`, directly or through a helper of the same file (Alembic's cookbook bootstrap
   of a fresh database: `create_all()` then `command.stamp(cfg, "head")`);
 - a call after an `upgrade` in the same function (the migrations made every table first);
