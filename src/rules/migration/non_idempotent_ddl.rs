@@ -87,7 +87,9 @@ before it that a failure leaves applied. The last statement is the one after whi
 function does nothing more, looking into a final `with` block; an operation in a final loop,
 `if` or `try` is not last, nor is a call that sends several statements (`op.create_table` with
 an `index=True` column or an `Index(…)`, which Alembic creates after the table; `op.add_column`
-of a column with a foreign key, `unique=True` or an index), nor one in a SQLite batch rebuild.
+of a column with a foreign key, `unique=True` or an index). On SQLite a batch block that
+rebuilds the table applies all its operations at once, in one table copy: when the block
+ends `upgrade()`, none of its operations is reported.
 A stamp back, an autocommit bind or the team's setting still judge it.
 
 In every case but `--all-revisions`, the single base of a project (its first revision, the
@@ -679,6 +681,11 @@ fn check_body(
     } else {
         m.downgrade.as_ref()
     };
+    // The batch block the function ends with, if its last statement is in one.
+    let final_batch = ops
+        .iter()
+        .find(|o| last_in_function(function, o))
+        .and_then(|o| o.context.batch.as_deref());
     let mut at = 0;
     // Tables created by an unguarded statement earlier in this body: what is built on them is
     // part of the same finding.
@@ -703,9 +710,16 @@ fn check_body(
         // again (it is the statements before it that are left applied). SQLite's batch
         // rebuild is several statements of its own, so an operation inside one does not count.
         let last = matches!(why, Some(Why::Dialect(_)))
-            && one_statement(cx, op)
-            && last_in_function(function, op)
-            && !(op.context.batch.is_some() && dialect == Some(Dialect::Sqlite));
+            && if dialect == Some(Dialect::Sqlite) && op.batch_rebuilds_on_sqlite {
+                // SQLite applies every operation of a rebuilding batch block at once, in the
+                // one table copy at the block's end: when that block ends the function, the
+                // whole block is its last statement.
+                final_batch.is_some_and(|b| op.context.batch.as_deref() == Some(b))
+            } else {
+                one_statement(cx, op)
+                    && last_in_function(function, op)
+                    && !(op.context.batch.is_some() && dialect == Some(Dialect::Sqlite))
+            };
         let caught = op.context.swallowed.is_some()
             && (op.context.savepoint || why.as_ref().is_some_and(Why::untransacted));
         let swallowed_note = op.context.swallowed.filter(|_| !op.context.savepoint && !caught).map(|_| {
