@@ -128,6 +128,13 @@ impl PyFacts {
     pub fn function(&self, name: &str) -> Option<usize> {
         self.functions.iter().position(|f| f.name == name)
     }
+
+    /// The effect whose call holds byte `at`.
+    pub fn effect_at(&self, at: usize) -> Option<&Effect> {
+        self.effects
+            .iter()
+            .find(|e| e.start <= at && at < e.end.max(e.start + 1))
+    }
 }
 
 /// Cheap pre-filter: could this file hold anything [`read`] reports?
@@ -581,11 +588,7 @@ pub fn subcommand_off(facts: &PyFacts, text: &str, at: usize, args: &[&str]) -> 
     {
         return false;
     }
-    let Some(e) = facts
-        .effects
-        .iter()
-        .find(|e| e.start <= at && at < e.end.max(e.start + 1))
-    else {
+    let Some(e) = facts.effect_at(at) else {
         return false;
     };
     e.guards.iter().filter(|g| !g.negated).any(|g| {
@@ -619,11 +622,7 @@ pub fn flag_gated_off(
     args: &[&str],
     env_set: &dyn Fn(&str) -> bool,
 ) -> bool {
-    let Some(e) = facts
-        .effects
-        .iter()
-        .find(|e| e.start <= at && at < e.end.max(e.start + 1))
-    else {
+    let Some(e) = facts.effect_at(at) else {
         return false;
     };
     let off = |names: &[String]| names.iter().any(|n| flag_off(text, n, args, env_set));
