@@ -774,13 +774,8 @@ impl Builder<'_> {
         // The option reads an environment variable: is it set anywhere a deploy could set
         // it (the file that runs the script, compose, `.env`, Dockerfiles, scripts, YAML)?
         let mut vars: Vec<String> = Vec::new();
-        for (i, _) in text.match_indices("envvar") {
-            let rest = text[i + 6..]
-                .trim_start()
-                .trim_start_matches('=')
-                .trim_start();
-            if let Some(q) = rest.chars().next().filter(|c| matches!(c, '"' | '\'')) {
-                let v = rest[1..].split(q).next().unwrap_or("");
+        for (i, w) in text.match_indices("envvar") {
+            if let Some(v) = pyapp::envvar_value(&text[i + w.len()..]) {
                 if !v.is_empty() && !v.contains('\n') {
                     vars.push(v.to_string());
                 }
@@ -829,6 +824,23 @@ impl Builder<'_> {
         let text = self.db.get(file).text.clone();
         let vars = script_assignments(&text);
         let mut last_migrate_end: Option<u32> = None;
+        // The functions (and the top level, `None`) whose last command is a Dockerfile
+        // instruction (`CMD gunicorn …` pasted into a shell script): they end with "command
+        // not found" whatever the migration did, so they fail and start nothing. Found once,
+        // not per command.
+        let mut last: BTreeMap<&Option<String>, bool> = BTreeMap::new();
+        for n in list.commands.iter().filter(|n| !n.subshell_or_substitution) {
+            let keyword = n
+                .argv
+                .first()
+                .is_some_and(|w| DOCKERFILE_INSTRUCTIONS.contains(&w.text.as_str()));
+            last.insert(&n.in_function, keyword);
+        }
+        let ends_failing: BTreeSet<&Option<String>> = last
+            .into_iter()
+            .filter(|(_, k)| *k)
+            .map(|(f, _)| f)
+            .collect();
         for (i, c) in list.commands.iter().enumerate() {
             let mut run = run_of(c, file);
             // A later command at the same level runs after this one whatever its status; one
@@ -840,16 +852,7 @@ impl Builder<'_> {
                     && !other_case_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
                     && !other_if_arm(text.get(c.end as usize..n.start as usize).unwrap_or(""))
             });
-            // A script whose last command is a Dockerfile instruction (`CMD gunicorn …` pasted
-            // into a shell script) ends with "command not found" whatever the migration did:
-            // it fails, and starts nothing.
-            let ends_failing = list
-                .commands
-                .iter()
-                .rev()
-                .find(|n| n.in_function == c.in_function && !n.subshell_or_substitution)
-                .and_then(|n| n.argv.first())
-                .is_some_and(|w| DOCKERFILE_INSTRUCTIONS.contains(&w.text.as_str()));
+            let ends_failing = ends_failing.contains(&c.in_function);
             run.unchecked_no_errexit = !c.errexit
                 && !c.errexit_off
                 && !c.status_checked

@@ -549,15 +549,16 @@ fn flag_off(text: &str, name: &str, args: &[&str], env_set: &dyn Fn(&str) -> boo
     let decl = &rest[..end];
     match decl.split_once("envvar") {
         None => true,
-        Some((_, after)) => {
-            let value = after.trim_start().trim_start_matches('=').trim_start();
-            let Some(q) = value.chars().next().filter(|c| matches!(c, '"' | '\'')) else {
-                return false;
-            };
-            let var = value[1..].split(q).next().unwrap_or("");
-            !var.is_empty() && !env_set(var)
-        }
+        Some((_, after)) => envvar_value(after).is_some_and(|v| !v.is_empty() && !env_set(v)),
     }
+}
+
+/// The quoted name an option's `envvar=` gives, from the text right after `envvar`:
+/// `MAKE_MIGRATIONS` for `envvar="MAKE_MIGRATIONS"`; `None` when it is not a string literal.
+pub fn envvar_value(after: &str) -> Option<&str> {
+    let value = after.trim_start().trim_start_matches('=').trim_start();
+    let q = value.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    value[1..].split(q).next()
 }
 
 /// Alembic's command names, as a script's first argument picks one (`migrate.py upgrade`).
