@@ -117,6 +117,8 @@ pub struct Service {
     pub ports: Option<Span>,
     /// `profiles:`: the service starts only when one of them is asked for.
     pub profiles: Vec<String>,
+    /// `env_file:` paths, as written.
+    pub env_files: Vec<String>,
 }
 
 impl Service {
@@ -330,9 +332,16 @@ impl ComposeFile {
                 })
             })
         });
+        // A service that reads `.env.dev` or `.env.local` runs with a developer's settings.
+        let dev_env = services.iter().any(|s| {
+            s.env_files.iter().any(|f| {
+                let name = f.rsplit(['/', '\\']).next().unwrap_or(f);
+                dev_file_name(name)
+            })
+        });
         ComposeFile {
             file,
-            dev: local || reloads,
+            dev: local || reloads || dev_env,
             services,
             stack,
         }
@@ -547,5 +556,28 @@ fn service(file: FileId, name: &str, key: &YamlNode, node: &YamlNode) -> Service
                     .collect()
             })
             .unwrap_or_default(),
+        env_files: env_files(node.get("env_file")),
     }
+}
+
+/// `env_file:` as a string, a list of strings, or a list of `{path: …}` maps.
+fn env_files(node: Option<&YamlNode>) -> Vec<String> {
+    let Some(node) = node else {
+        return Vec::new();
+    };
+    if let Some(s) = node.as_str() {
+        return vec![s.to_string()];
+    }
+    node.as_seq()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    i.as_str()
+                        .or_else(|| i.get("path").and_then(YamlNode::as_str))
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }

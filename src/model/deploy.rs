@@ -398,6 +398,7 @@ pub fn build(
         }
     }
     // Dockerfiles.
+    let mut dockerfile_paths: Vec<PathBuf> = Vec::new();
     for p in &inputs.dockerfiles {
         let Some(id) = (b.read)(p, b.db) else {
             continue;
@@ -438,6 +439,7 @@ pub fn build(
             });
         }
         m.dockerfiles.push(df);
+        dockerfile_paths.push(crate::discover::normalize(p));
     }
     // Procfile, railway.toml, fly.toml.
     for p in &inputs.platform {
@@ -461,6 +463,11 @@ pub fn build(
         inputs.compose.iter().map(|p| (p.clone(), None)).collect();
     // Any repository script that runs `docker stack deploy`, called from a workflow or not.
     let mut stack_scripts: Vec<Surface> = Vec::new();
+    // A script or workflow pushes an image to a registry: what it built is deployed elsewhere.
+    let mut pushes_image = m
+        .workflows
+        .iter()
+        .any(|w| pushes_an_image(&b.db.get(w.file).text));
     for p in inputs
         .files
         .iter()
@@ -469,6 +476,7 @@ pub fn build(
         let Ok(text) = std::fs::read_to_string(p) else {
             continue;
         };
+        pushes_image |= pushes_an_image(&text);
         if !text.contains("stack deploy") {
             continue;
         }
@@ -582,6 +590,7 @@ pub fn build(
             (c, issues)
         })
         .collect();
+    let mut compose_dirs: Vec<PathBuf> = Vec::new();
     for ((p, id, _), (c, issues)) in files.iter().zip(parsed) {
         m.issues.extend(issues);
         let Some(c) = c else { continue };
@@ -602,6 +611,14 @@ pub fn build(
             });
         }
         m.compose.push(c);
+        compose_dirs.push(dir);
+    }
+    let heroku_yml = inputs
+        .files
+        .iter()
+        .any(|p| p.file_name().is_some_and(|n| n == "heroku.yml"));
+    if !heroku_yml && !pushes_image {
+        developers_images(&mut m, &dockerfile_paths, &compose_dirs);
     }
     m.python_run_by = std::mem::take(&mut b.python_run_by);
     // Which application code runs at startup.
@@ -1985,3 +2002,57 @@ const DOCKERFILE_INSTRUCTIONS: [&str; 9] = [
     "ENV",
     "USER",
 ];
+
+/// A Dockerfile whose image only development stacks build, in a project that a platform
+/// (Procfile, Railway, Fly) starts without it: a developer's image, so its `ENTRYPOINT` and
+/// `CMD` are not the deploy. The caller rules out what ships an image: a `heroku.yml`, a
+/// workflow or script that pushes one to a registry.
+fn developers_images(m: &mut DeployModel, dockerfile_paths: &[PathBuf], compose_dirs: &[PathBuf]) {
+    let platform = m.surfaces.iter().any(|s| {
+        matches!(
+            s.kind,
+            SurfaceKind::PlatformStart | SurfaceKind::ReleasePhase
+        ) && !s.test
+    });
+    // A compose file that is not a developer's and pulls an application image (no `build:`)
+    // runs an image published from somewhere, perhaps this Dockerfile.
+    let pulls_app_image = m.compose.iter().filter(|c| !c.dev).any(|c| {
+        c.services
+            .iter()
+            .any(|s| s.build.is_none() && s.image.is_some() && !s.is_database_image())
+    });
+    if !platform || pulls_app_image {
+        return;
+    }
+    let dev_only: Vec<bool> = dockerfile_paths
+        .iter()
+        .map(|df| {
+            let mut builders = m.compose.iter().zip(compose_dirs).flat_map(|(c, dir)| {
+                c.services
+                    .iter()
+                    .filter(move |s| s.dockerfile_path(dir).as_ref() == Some(df))
+                    .map(move |_| c.dev)
+            });
+            builders
+                .next()
+                .is_some_and(|first| first && builders.all(|dev| dev))
+        })
+        .collect();
+    for s in &mut m.surfaces {
+        if let SurfaceKind::ImageStart { dockerfile } = s.kind {
+            if dev_only.get(dockerfile).copied().unwrap_or(false) {
+                s.test = true;
+            }
+        }
+    }
+}
+
+/// Text that pushes a container image to a registry: `docker push`, `docker buildx build
+/// --push`, `docker/build-push-action`, `docker compose push`.
+fn pushes_an_image(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    t.contains("docker push")
+        || t.contains("build-push-action")
+        || t.contains("compose push")
+        || (t.contains("buildx build") && t.contains("--push"))
+}
