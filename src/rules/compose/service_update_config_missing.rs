@@ -1,5 +1,6 @@
 use super::services;
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::model::compose::StackReason;
 use crate::model::deploy::ServiceRole;
 use crate::rules::{Category, Context, Rule, RuleId, RuleMeta};
 
@@ -12,11 +13,14 @@ static META: RuleMeta = RuleMeta {
     default_severity: Severity::Info,
     docs: r#"## What it does
 
-In a file rolled out with `docker stack deploy`, lists services other than the migrate service
+In a file the repository rolls out with `docker stack deploy` (a workflow or script runs it
+with this file, shown as a related label), lists services other than the migrate service
 (which `migrate-service-rollout` checks) that have no `deploy.update_config`. Job services
 (`mode: replicated-job`/`global-job`) cannot have one and are skipped, and so are override
 fragments that set neither `image`, `build` nor `deploy` (`command:` only): the service is
-defined, and its rollout set, in the file they extend.
+defined, and its rollout set, in the file they extend. A file known as a stack only by its
+name or a swarm key is not reported: it may be deployed once on a fresh swarm, or merged
+with rollout settings kept in another repository.
 
 ## Why is this bad?
 
@@ -61,6 +65,13 @@ impl Rule for ServiceUpdateConfigMissing {
             if s.svc.image.is_none() && s.svc.build.is_none() && s.svc.deploy.is_none() {
                 continue;
             }
+            // The rollout matters when the repository rolls the stack out again and again: a
+            // workflow or script runs `docker stack deploy` with this file. A file known as a
+            // stack only by its name or a swarm key may be deployed once on a fresh swarm, or
+            // merged with settings kept elsewhere.
+            let Some(StackReason::DeployedBy(by)) = s.file.stack else {
+                continue;
+            };
             out.push(
                 Diagnostic::new(
                     RuleId::ServiceUpdateConfigMissing,
@@ -70,6 +81,7 @@ impl Rule for ServiceUpdateConfigMissing {
                     ),
                 )
                 .primary(s.deploy_key(), "no `update_config`")
+                .secondary(by, "rolls the stack out")
                 .help("set `deploy.update_config` (parallelism, order, delay, failure_action) explicitly"),
             );
         }
