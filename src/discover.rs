@@ -491,9 +491,18 @@ fn classify_deploy(path: &Path, below: &Path, inputs: &mut DeployInputs) {
     }
     let lower = name.to_ascii_lowercase();
     let yaml = lower.ends_with(".yml") || lower.ends_with(".yaml");
-    let in_workflows = below
-        .parent()
-        .is_some_and(|p| p.ends_with(".github/workflows"));
+    // GitHub runs the workflows of a repository's root `.github/workflows` only: one in a
+    // subfolder (`service/.github/workflows` of a monorepo) never runs, unless that subfolder
+    // is a repository of its own (a submodule, or a nested clone with its `.git`).
+    let in_workflows = below.parent().is_some_and(|p| {
+        p.ends_with(".github/workflows")
+            && (p.components().count() == 2
+                || path
+                    .parent()
+                    .and_then(Path::parent)
+                    .and_then(Path::parent)
+                    .is_some_and(|repo| repo.join(".git").exists()))
+    });
     if yaml && in_workflows {
         inputs.workflows.push(path.to_path_buf());
     } else if yaml

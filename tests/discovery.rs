@@ -224,3 +224,44 @@ fn flask_migrate_layout_ini_without_script_location() {
     assert!(!rules.contains(&RuleId::AlembicConfigMistake), "{rules:?}");
     assert!(rules.contains(&RuleId::MultipleHeads), "{rules:?}");
 }
+
+/// GitHub runs the root `.github/workflows` only: a deploy workflow in a monorepo subfolder is
+/// not linted, unless the subfolder is a repository of its own (a `.git`, as in a submodule).
+#[test]
+fn workflows_of_a_subfolder_count_only_in_a_nested_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    common::alembic_skeleton(root);
+    let deploy = "on:\n  push:\n    branches: [main]\njobs:\n  deploy:\n    runs-on: ubuntu-latest\n    steps:\n      - run: ssh deploy@host.example.com 'cd /srv/app && docker compose up -d'\n";
+    write(&root.join("portal/.github/workflows/deploy.yml"), deploy);
+    let only = [RuleId::DeployWithoutConcurrency];
+    let quiet = common::lint_dir(root, Some(&only));
+    assert!(
+        quiet.diagnostics.is_empty(),
+        "a subfolder's workflow never runs: {:?}",
+        common::finding_lines(&quiet)
+    );
+    // The subfolder becomes a repository of its own: its workflows run there.
+    fs::create_dir_all(root.join("portal/.git")).unwrap();
+    let found = common::lint_dir(root, Some(&only));
+    assert_eq!(
+        found
+            .diagnostics
+            .iter()
+            .filter(|d| d.rule == RuleId::DeployWithoutConcurrency)
+            .count(),
+        1,
+        "{:?}",
+        common::finding_lines(&found)
+    );
+    // At the root, the same workflow is reported.
+    fs::remove_dir_all(root.join("portal")).unwrap();
+    write(&root.join(".github/workflows/deploy.yml"), deploy);
+    let root_found = common::lint_dir(root, Some(&only));
+    assert_eq!(
+        root_found.diagnostics.len(),
+        1,
+        "{:?}",
+        common::finding_lines(&root_found)
+    );
+}

@@ -217,6 +217,35 @@ impl Val {
     }
 }
 
+/// A service container that is a database server whatever its image is called
+/// (`myorg/app-database`): it sets the official images' initialisation variables
+/// (`MYSQL_ROOT_PASSWORD`, `POSTGRES_DB`, …) or publishes the PostgreSQL or MySQL port
+/// (`8100:3306`).
+fn db_server_container(service: &YamlNode) -> bool {
+    let env = service
+        .get("env")
+        .and_then(YamlNode::as_map)
+        .is_some_and(|m| {
+            m.iter().filter_map(|e| e.key.as_str()).any(|k| {
+                ["POSTGRES_", "MYSQL_", "MARIADB_"]
+                    .iter()
+                    .any(|p| k.starts_with(p))
+            })
+        });
+    let port = service
+        .get("ports")
+        .and_then(YamlNode::as_seq)
+        .is_some_and(|ports| {
+            ports.iter().any(|p| {
+                let text = p.as_str().unwrap_or("");
+                let container = text.rsplit(':').next().unwrap_or("");
+                let container = container.split('/').next().unwrap_or("");
+                matches!(container, "5432" | "3306")
+            })
+        });
+    env || port
+}
+
 fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
     let mut db_services = Vec::new();
     if let Some(services) = node.get("services").and_then(YamlNode::as_map) {
@@ -237,6 +266,7 @@ fn job(file: FileId, id: &str, key: &YamlNode, node: &YamlNode) -> Job {
             ]
             .iter()
             .any(|d| image.contains(d))
+                || db_server_container(&s.value)
             {
                 if let Some(n) = s.key.as_str() {
                     db_services.push(n.to_string());

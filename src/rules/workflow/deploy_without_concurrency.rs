@@ -28,13 +28,16 @@ database it reaches through a secret (`DATABASE_URL: ${{ secrets.PROD_DATABASE_U
 pull requests can migrate that real database at once. `environment:` does not serialise runs.
 A `fly deploy` of a folder that holds no Alembic project and whose `fly.toml` has no
 `release_command` deploys a component that migrates nothing, and is not reported. Test jobs
-are not deploys: those that migrate a `services:` container, a localhost server or
-SQLite, or a stack the job starts on the runner itself (`docker compose up` without a remote
+are not deploys: those that migrate a `services:` database container (by its image, or a
+custom image that sets `MYSQL_*`/`POSTGRES_*` variables or publishes port 3306 or 5432), a
+localhost server or SQLite, or a stack the job starts on the runner itself (`docker compose up` without a remote
 host or context, in a step or in a repository script the step runs, `kind create cluster`,
 `minikube start`, `k3d cluster create`), or that migrate through `docker compose exec` on a
 GitHub-hosted runner (a fresh machine: the job started that container), unless the step
 reaches another host over SSH. A `self-hosted` runner may be the server itself, so a stack it
-starts is not taken as a test.
+starts is not taken as a test. Only the repository root's `.github/workflows` are read: GitHub
+never runs a workflow kept in a subfolder (`service/.github/workflows`) unless that subfolder
+is a repository of its own (its own `.git`, as a submodule).
 
 ## Why is this bad?
 
