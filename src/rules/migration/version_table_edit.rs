@@ -27,7 +27,11 @@ production before it gets there, and a `DROP` of the version table after the sam
 dropped every model table (`metadata.drop_all(engine)`): schema and record are emptied
 together and still agree. Nor is a dump of a whole schema (`mysqldump`, `pg_dump`) that
 creates the version table again beside other tables: loading it replaces schema and record
-together.
+together. Nor is the SQL `alembic upgrade --sql` writes (schema changes, and the version row
+moved in Alembic's own words, `WHERE alembic_version.version_num = '…'`, or under its
+`-- Running upgrade a -> b` markers): it moves schema and record together, as `alembic
+upgrade` does. The same `UPDATE` with no schema change beside it is a stamp by hand, and is
+reported.
 
 ## Why is this bad?
 
@@ -149,7 +153,10 @@ impl Rule for VersionTableEdit {
             let text = &cx.db.get(s.file).text;
             // A script that creates the database it works on (a self-check or a reset of a
             // scratch database) edits no database a deploy uses.
-            if creates_its_database(text) || restores_a_dump(&all_tables, text) {
+            if creates_its_database(text)
+                || restores_a_dump(&all_tables, text)
+                || offline_migration(&all_tables, text)
+            {
                 continue;
             }
             found.retain(|d| {
@@ -188,6 +195,52 @@ fn restores_a_dump(tables: &[String], text: &str) -> bool {
         }
     }
     version && other
+}
+
+/// Whether a script is what `alembic upgrade --sql` (or `downgrade --sql`) writes: schema
+/// changes, and the version row moved in Alembic's own words (`UPDATE alembic_version SET
+/// version_num='b' WHERE alembic_version.version_num = 'a'`, with the column qualified), or
+/// Alembic's `-- Running upgrade a -> b` markers. Running it moves the schema and its record
+/// together, as `alembic upgrade` does.
+fn offline_migration(tables: &[String], text: &str) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let flat = words.join(" ");
+    let marker = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("-- Running upgrade ") || l.starts_with("-- Running downgrade ")
+    });
+    let qualified = tables.iter().any(|t| {
+        let t = t.to_ascii_lowercase();
+        flat.contains(&format!("where {t}.version_num = '"))
+    });
+    // Schema changes to some other table: the version row moves with them.
+    let other_ddl = flat
+        .match_indices("table ")
+        .filter(|(i, _)| {
+            let before = &flat[..*i];
+            ["create ", "alter ", "drop "]
+                .iter()
+                .any(|v| before.ends_with(v))
+        })
+        .any(|(i, w)| {
+            let rest = &flat[i + w.len()..];
+            let rest = rest
+                .strip_prefix("if not exists ")
+                .or_else(|| rest.strip_prefix("if exists "))
+                .unwrap_or(rest);
+            let name: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '(' && *c != ';')
+                .collect();
+            !name.is_empty() && !tables.contains(&bare_table(&name))
+        })
+        || flat.contains("create index ")
+        || flat.contains("create unique index ")
+        || flat.contains("drop index ");
+    (marker || qualified) && other_ddl
 }
 
 /// Whether a script runs `CREATE DATABASE` (or `createdb`): it makes the database it works on.
