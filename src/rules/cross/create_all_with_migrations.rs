@@ -35,7 +35,9 @@ runs against the deployed database. The evidence is a related label:
 Callers are followed by name through the repository's Python files, up to four calls deep. A
 caller in another module counts only when it imports the name or names the module; test files
 are not callers. A call only the tests reach, a function nothing calls, and a command no
-deploy file runs have no such evidence and are not reported. A caller that runs Alembic around
+deploy file runs have no such evidence and are not reported, even when the call is in the
+command's own body and `create_app()` registers it (`app.cli.add_command(reinstall_db)`
+names the command; it does not run it). A caller that runs Alembic around
 the call (upgrades first, or creates and then stamps, itself or through a function whose name
 says it upgrades, migrates or stamps) makes the path safe.
 
@@ -664,6 +666,12 @@ impl<'a> Reach<'a> {
         let apps = &self.cx.deploy.apps;
         if let Some(ev) = self.root(file, facts, f) {
             return Some(ev);
+        }
+        // A command-line command that no deploy file runs (`flask reinstall-db`): the code
+        // that names it (`app.cli.add_command(reinstall_db)` in `create_app`) registers it and
+        // does not call it.
+        if is_cli_command(&facts.functions[f]) {
+            return None;
         }
         let mut seen: BTreeSet<(FileId, String)> = BTreeSet::new();
         let mut frontier: Vec<(FileId, String)> = vec![(file, facts.functions[f].name.clone())];
