@@ -189,6 +189,12 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
         load_project_facts(&mut p, opts, &mut d.db);
         projects.push(p);
     }
+    if !projects.is_empty() {
+        let in_code = code_sets_version_locations(&scripts);
+        for p in &mut projects {
+            p.locations_in_code.clone_from(&in_code);
+        }
+    }
     d.projects = projects;
     if opts.scan_scripts {
         let env_files: BTreeSet<PathBuf> = d
@@ -1282,6 +1288,29 @@ fn code_sets_script_location(scripts: &BTreeSet<PathBuf>) -> bool {
                         .contains("script_location")
                 })
             })
+        })
+}
+
+/// The first Python file of the repository (and the byte offset) that sets Alembic's version
+/// locations in code: `cfg.set_main_option("version_locations", …)`, or an assignment to
+/// `….version_locations` (`context.script.version_locations = …`). Test files are not
+/// scripts, so they do not count.
+fn code_sets_version_locations(scripts: &BTreeSet<PathBuf>) -> Option<(PathBuf, usize)> {
+    scripts
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1_048_576))
+        .find_map(|p| {
+            let t = read_raw(p).ok()?;
+            let set = t.match_indices("set_main_option(").find(|(i, _)| {
+                let head: String = t[*i..].chars().take(80).collect();
+                head.contains("\"version_locations\"") || head.contains("'version_locations'")
+            });
+            let assign = t.match_indices(".version_locations").find(|(i, w)| {
+                let rest = t[i + w.len()..].trim_start_matches([' ', '\t']);
+                rest.starts_with('=') && !rest.starts_with("==")
+            });
+            set.or(assign).map(|(i, _)| (p.clone(), i))
         })
 }
 

@@ -82,6 +82,12 @@ pub struct Project {
     /// A `script_location` that is a template (`{alembic_dir}`) the application fills in:
     /// revlint cannot know the folder, so it reads no revisions and reports nothing.
     pub template_location: Option<String>,
+    /// The repository's Python adds version locations at run time
+    /// (`set_main_option("version_locations", …)`, `script.version_locations = …`): the
+    /// path and byte offset of the first such code. Revisions Alembic then loads may live
+    /// outside the locations revlint sees, so an id it cannot find is not proof of a dangling
+    /// reference.
+    pub locations_in_code: Option<(PathBuf, usize)>,
 }
 
 impl Project {
@@ -103,6 +109,7 @@ impl Project {
             version_table: "alembic_version".to_string(),
             dialect_facts: DialectFacts::default(),
             template_location: None,
+            locations_in_code: None,
         }
     }
 

@@ -15,7 +15,11 @@ static META: RuleMeta = RuleMeta {
 Checks that every entry of `depends_on` is a revision id or a branch label declared in the
 project. An id that another Alembic project of the repository declares is not reported: a
 plugin's revisions that build on the core's run together with them, through the
-`version_locations` the application assembles in code.
+`version_locations` the application assembles in code. Nor is any id when the repository's
+Python adds version locations at run time (`cfg.set_main_option("version_locations", …)`,
+`context.script.version_locations = …`, often from installed packages' entry points): the
+id may be declared there, out of revlint's sight. A near-identical id of this project (a
+likely typo) is still reported.
 
 ## Why is this bad?
 
@@ -49,6 +53,9 @@ impl Rule for DanglingDependsOn {
                 let id = &d.reference.id;
                 if super::maybe_in_unreadable(cx.db, project, id)
                     || super::declared_by_another_project(cx, pi, id)
+                    // Revisions in a location the code adds may declare it; a near-identical
+                    // id of this project is still a typo.
+                    || (project.locations_in_code.is_some() && closest(g, id).is_none())
                 {
                     continue;
                 }

@@ -16,7 +16,11 @@ Checks that every id in `down_revision` is the `revision` of some file in the pr
 version locations. When the id is a typo or a truncated copy of an existing id, it suggests
 that id. A branch label is not accepted here: only `depends_on` may name labels. An id that
 another Alembic project of the repository declares is not reported: a plugin whose history
-starts from the core's runs with it, through `version_locations` assembled in code.
+starts from the core's runs with it, through `version_locations` assembled in code. Nor is
+any id when the repository's Python adds version locations at run time
+(`cfg.set_main_option("version_locations", …)`, `context.script.version_locations = …`):
+the parent may live there, out of revlint's sight. A near-identical id of this project (a
+likely typo) is still reported.
 
 ## Why is this bad?
 
@@ -50,6 +54,9 @@ impl Rule for DanglingDownRevision {
                 let id = &d.reference.id;
                 if super::maybe_in_unreadable(cx.db, project, id)
                     || super::declared_by_another_project(cx, pi, id)
+                    // Revisions in a location the code adds may declare it; a near-identical
+                    // id of this project is still a typo.
+                    || (project.locations_in_code.is_some() && closest(g, id).is_none())
                 {
                     continue;
                 }
