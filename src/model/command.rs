@@ -1350,10 +1350,19 @@ impl Walker {
                 errexit,
                 pipefail,
             } => {
-                let table = script.table_vec();
+                let mut table = script.table_vec();
+                // `bash -c "$START_COMMAND"`: the script is a variable the script set.
+                let text = match var_script(&script.text, st) {
+                    Some(value) => {
+                        let at = table.first().copied().unwrap_or_default();
+                        table = vec![at; value.len() + 1];
+                        value
+                    }
+                    None => script.text.clone(),
+                };
                 let opts = ShellOptions { errexit, pipefail };
                 let map = OffMap::Table(&table);
-                if self.nested(&script.text, map, wrapper, opts, &acc, ctx, st) {
+                if self.nested(&text, map, wrapper, opts, &acc, ctx, st) {
                     return;
                 }
                 (CommandKind::Other, all, false)
@@ -1603,6 +1612,26 @@ enum Resolved {
     Stdin { wrapper: String, errexit: bool },
     /// Only assignments.
     Assign,
+}
+
+/// The script a `sh -c "$NAME"` runs, when `NAME` is a variable the script set for certain:
+/// its value, or for `NAME="${NAME:-default}"` (a setting the environment may override) the
+/// default. Every byte of it maps to the `$NAME` word.
+fn var_script(text: &str, st: &ShState) -> Option<String> {
+    let name = text
+        .strip_prefix("${")
+        .and_then(|t| t.strip_suffix('}'))
+        .or_else(|| text.strip_prefix('$'))?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let value = &st.vars.get(name)?.value;
+    if let Some(body) = value.strip_prefix("${").and_then(|b| b.strip_suffix('}')) {
+        let (n, default) = body.split_once(":-").or_else(|| body.split_once('-'))?;
+        return (n == name && !default.trim().is_empty()).then(|| default.to_string());
+    }
+    // An unknown value (a conditional assignment records `$NAME`) runs nothing known.
+    (!value.starts_with('$') && !value.trim().is_empty()).then(|| value.clone())
 }
 
 fn is_python(p: &str) -> bool {

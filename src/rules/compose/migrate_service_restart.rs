@@ -20,7 +20,9 @@ condition is `any`) or `condition: any`; a `restart: "no"` does not count, becau
 success and are not reported. A service that migrates and then runs a server, or a program
 that keeps running (`python main.py`, `python audio_service.py`, `exec supervisord`), is the
 application, not a one-shot migrate service; so is a service that publishes `ports:` or
-`expose:`, whatever script starts its server.
+`expose:`, whatever script starts its server. A start command the entrypoint keeps in a
+setting (`START_COMMAND="${START_COMMAND:-uvicorn main:app}"`, then `exec bash -c
+"$START_COMMAND"`) is read from its default.
 
 A service whose migration command is baked into its image, where revlint cannot see it, is
 named in the settings: `migrate-services = ["*-migrator"]`.
