@@ -89,7 +89,9 @@ function does nothing more, looking into a final `with` block; an operation in a
 an `index=True` column or an `Index(…)`, which Alembic creates after the table; `op.add_column`
 of a column with a foreign key, `unique=True` or an index). On SQLite a batch block that
 rebuilds the table applies all its operations at once, in one table copy: when the block
-ends `upgrade()`, none of its operations is reported.
+ends `upgrade()`, none of its operations is reported. A batch block SQLite does not rebuild
+(`add_column` alone) runs each operation as one `ALTER TABLE`, so its last one is the last
+statement like any other.
 A stamp back, an autocommit bind or the team's setting still judge it.
 
 In every case but `--all-revisions`, the single base of a project (its first revision, the
@@ -707,8 +709,9 @@ fn check_body(
         // inside a savepoint; on PostgreSQL otherwise it only hides the failure.
         // On a database that does not roll DDL back, the function's last statement is not
         // left behind by a failed run: if it fails, it did nothing, and the next run does it
-        // again (it is the statements before it that are left applied). SQLite's batch
-        // rebuild is several statements of its own, so an operation inside one does not count.
+        // again (it is the statements before it that are left applied). A batch block SQLite
+        // does not rebuild (`add_column` alone, under `recreate="auto"`) runs each operation
+        // as a plain `ALTER TABLE`, one statement.
         let last = matches!(why, Some(Why::Dialect(_)))
             && if dialect == Some(Dialect::Sqlite) && op.batch_rebuilds_on_sqlite {
                 // SQLite applies every operation of a rebuilding batch block at once, in the
@@ -716,9 +719,7 @@ fn check_body(
                 // whole block is its last statement.
                 final_batch.is_some_and(|b| op.context.batch.as_deref() == Some(b))
             } else {
-                one_statement(cx, op)
-                    && last_in_function(function, op)
-                    && !(op.context.batch.is_some() && dialect == Some(Dialect::Sqlite))
+                one_statement(cx, op) && last_in_function(function, op)
             };
         let caught = op.context.swallowed.is_some()
             && (op.context.savepoint || why.as_ref().is_some_and(Why::untransacted));
