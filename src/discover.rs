@@ -189,13 +189,10 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
         load_project_facts(&mut p, opts, &mut d.db);
         projects.push(p);
     }
-    if !projects.is_empty() {
-        let in_code = code_sets_version_locations(&scripts);
-        for p in &mut projects {
-            p.locations_in_code.clone_from(&in_code);
-        }
-    }
     d.projects = projects;
+    // Where the repository's Python sets version locations, read with the scripts when
+    // `version-table-edit` reads them anyway.
+    let mut in_code = None;
     if opts.scan_scripts {
         let env_files: BTreeSet<PathBuf> = d
             .projects
@@ -205,11 +202,12 @@ pub fn discover(opts: &DiscoverOptions) -> Result<Discovered, UsageError> {
         let mut tables: Vec<String> = d.projects.iter().map(|p| p.version_table.clone()).collect();
         tables.sort();
         tables.dedup();
-        let candidates: Vec<PathBuf> = scripts
-            .into_iter()
-            .filter(|p| !env_files.contains(p))
-            .collect();
-        load_scripts(candidates, &tables, &opts.cwd, &mut d);
+        in_code = load_scripts(&scripts, &env_files, &tables, &opts.cwd, &mut d);
+    } else if !d.projects.is_empty() {
+        in_code = code_sets_version_locations(&scripts);
+    }
+    for p in &mut d.projects {
+        p.locations_in_code.clone_from(&in_code);
     }
     if opts.read_deploy {
         load_deploy(&mut inputs, opts, &mut d);
@@ -575,17 +573,39 @@ fn is_test_path(p: &Path) -> bool {
 }
 
 /// Read candidate scripts in parallel; keep those whose SQL touches a version table.
-fn load_scripts(paths: Vec<PathBuf>, tables: &[String], cwd: &Path, d: &mut Discovered) {
-    let read: Vec<(PathBuf, String)> = paths
-        .into_par_iter()
+/// Reads the repository's scripts (all but the projects' `env.py`, which the projects read)
+/// that mention a version table or `CREATE EXTENSION`. Returns the first Python file that sets
+/// version locations in code, `env.py` included, found in the same read.
+fn load_scripts(
+    paths: &BTreeSet<PathBuf>,
+    env_files: &BTreeSet<PathBuf>,
+    tables: &[String],
+    cwd: &Path,
+    d: &mut Discovered,
+) -> Option<(PathBuf, usize)> {
+    // Per file: its text when it is kept as a script, and where it sets version locations.
+    type Scanned = (Option<(PathBuf, String)>, Option<(PathBuf, usize)>);
+    let scanned: Vec<Scanned> = paths
+        .par_iter()
         .filter_map(|p| {
-            let text = read_raw(&p).ok()?;
+            let text = read_raw(p).ok()?;
+            let sets = p
+                .extension()
+                .is_some_and(|e| e == "py")
+                .then(|| version_locations_at(&text))
+                .flatten()
+                .map(|at| (p.clone(), at));
+            if env_files.contains(p) {
+                return Some((None, sets));
+            }
             let lower = text.to_ascii_lowercase();
             let mentions = |w: &str| memchr::memmem::find(lower.as_bytes(), w.as_bytes()).is_some();
-            (tables.iter().any(|t| mentions(t)) || mentions("create extension"))
-                .then_some((p, text))
+            let keep = tables.iter().any(|t| mentions(t)) || mentions("create extension");
+            Some((keep.then(|| (p.clone(), text)), sets))
         })
         .collect();
+    let in_code = scanned.iter().find_map(|(_, s)| s.clone());
+    let read: Vec<(PathBuf, String)> = scanned.into_iter().filter_map(|(r, _)| r).collect();
     let base = d.db.len();
     let built: Vec<(PathBuf, String, Script)> = read
         .into_par_iter()
@@ -601,6 +621,7 @@ fn load_scripts(paths: Vec<PathBuf>, tables: &[String], cwd: &Path, d: &mut Disc
         debug_assert_eq!(id, script.file);
         d.scripts.push(script);
     }
+    in_code
 }
 
 /// Facts around the revisions: `env.py`, the database URL, the pinned Alembic version.
@@ -1296,22 +1317,32 @@ fn code_sets_script_location(scripts: &BTreeSet<PathBuf>) -> bool {
 /// `….version_locations` (`context.script.version_locations = …`). Test files are not
 /// scripts, so they do not count.
 fn code_sets_version_locations(scripts: &BTreeSet<PathBuf>) -> Option<(PathBuf, usize)> {
-    scripts
-        .iter()
+    let found: Vec<Option<(PathBuf, usize)>> = scripts
+        .par_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        // The bound `code_sets_script_location` uses: an application module, not a data dump.
         .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1_048_576))
-        .find_map(|p| {
+        .map(|p| {
             let t = read_raw(p).ok()?;
-            let set = t.match_indices("set_main_option(").find(|(i, _)| {
-                let head: String = t[*i..].chars().take(80).collect();
-                head.contains("\"version_locations\"") || head.contains("'version_locations'")
-            });
-            let assign = t.match_indices(".version_locations").find(|(i, w)| {
-                let rest = t[i + w.len()..].trim_start_matches([' ', '\t']);
-                rest.starts_with('=') && !rest.starts_with("==")
-            });
-            set.or(assign).map(|(i, _)| (p.clone(), i))
+            version_locations_at(&t).map(|at| (p.clone(), at))
         })
+        .collect();
+    found.into_iter().flatten().next()
+}
+
+/// Where a Python text sets version locations: `set_main_option("version_locations", …)` or
+/// an assignment to `….version_locations`.
+fn version_locations_at(t: &str) -> Option<usize> {
+    memchr::memmem::find(t.as_bytes(), b"version_locations")?;
+    let set = t.match_indices("set_main_option(").find(|(i, _)| {
+        let head: String = t[*i..].chars().take(80).collect();
+        head.contains("\"version_locations\"") || head.contains("'version_locations'")
+    });
+    let assign = t.match_indices(".version_locations").find(|(i, w)| {
+        let rest = t[i + w.len()..].trim_start_matches([' ', '\t']);
+        rest.starts_with('=') && !rest.starts_with("==")
+    });
+    set.or(assign).map(|(i, _)| i)
 }
 
 /// `pkg.sub:res:more` as a relative path (`pkg/sub/res/more`), when it is a package
