@@ -1295,21 +1295,7 @@ pub fn location_candidates(here: &Path, loc: &str) -> Vec<PathBuf> {
 /// (`Config.set_main_option("script_location", ...)`). Read only for a config without one;
 /// files over 1 MB are passed over, and the search stops at the first hit.
 fn code_sets_script_location(scripts: &BTreeSet<PathBuf>) -> bool {
-    scripts
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1_048_576))
-        .any(|p| {
-            read_raw(p).is_ok_and(|t| {
-                t.match_indices("set_main_option(").any(|(i, _)| {
-                    t[i..]
-                        .chars()
-                        .take(80)
-                        .collect::<String>()
-                        .contains("script_location")
-                })
-            })
-        })
+    first_python_script(scripts, |t| main_option_set_at(t, &["script_location"])).is_some()
 }
 
 /// The first Python file of the repository (and the byte offset) that sets Alembic's version
@@ -1317,32 +1303,46 @@ fn code_sets_script_location(scripts: &BTreeSet<PathBuf>) -> bool {
 /// `….version_locations` (`context.script.version_locations = …`). Test files are not
 /// scripts, so they do not count.
 fn code_sets_version_locations(scripts: &BTreeSet<PathBuf>) -> Option<(PathBuf, usize)> {
-    let found: Vec<Option<(PathBuf, usize)>> = scripts
+    first_python_script(scripts, version_locations_at)
+}
+
+/// The first Python script (in path order, at most 1 MiB: an application module, not a data
+/// dump) where `find` finds something, with what it found. Read in parallel; the search
+/// stops once the first hit is known.
+fn first_python_script(
+    scripts: &BTreeSet<PathBuf>,
+    find: impl Fn(&str) -> Option<usize> + Sync,
+) -> Option<(PathBuf, usize)> {
+    scripts
         .par_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "py"))
-        // The bound `code_sets_script_location` uses: an application module, not a data dump.
         .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() <= 1_048_576))
-        .map(|p| {
+        .find_map_first(|p| {
             let t = read_raw(p).ok()?;
-            version_locations_at(&t).map(|at| (p.clone(), at))
+            find(&t).map(|at| (p.clone(), at))
         })
-        .collect();
-    found.into_iter().flatten().next()
+}
+
+/// Where a text calls `set_main_option(` with one of `names` in the 80 characters after it.
+fn main_option_set_at(t: &str, names: &[&str]) -> Option<usize> {
+    t.match_indices("set_main_option(")
+        .find(|(i, _)| {
+            let head: String = t[*i..].chars().take(80).collect();
+            names.iter().any(|n| head.contains(n))
+        })
+        .map(|(i, _)| i)
 }
 
 /// Where a Python text sets version locations: `set_main_option("version_locations", …)` or
 /// an assignment to `….version_locations`.
 fn version_locations_at(t: &str) -> Option<usize> {
     memchr::memmem::find(t.as_bytes(), b"version_locations")?;
-    let set = t.match_indices("set_main_option(").find(|(i, _)| {
-        let head: String = t[*i..].chars().take(80).collect();
-        head.contains("\"version_locations\"") || head.contains("'version_locations'")
-    });
+    let set = main_option_set_at(t, &["\"version_locations\"", "'version_locations'"]);
     let assign = t.match_indices(".version_locations").find(|(i, w)| {
         let rest = t[i + w.len()..].trim_start_matches([' ', '\t']);
         rest.starts_with('=') && !rest.starts_with("==")
     });
-    set.or(assign).map(|(i, _)| i)
+    set.or(assign.map(|(i, _)| i))
 }
 
 /// `pkg.sub:res:more` as a relative path (`pkg/sub/res/more`), when it is a package

@@ -51,12 +51,7 @@ impl Rule for DanglingDependsOn {
         for (pi, (project, g)) in cx.projects.iter().zip(cx.graphs).enumerate() {
             for d in &g.dangling_depends {
                 let id = &d.reference.id;
-                if super::maybe_in_unreadable(cx.db, project, id)
-                    || super::declared_by_another_project(cx, pi, id)
-                    // Revisions in a location the code adds may declare it; a near-identical
-                    // id of this project is still a typo.
-                    || (project.locations_in_code.is_some() && closest(g, id).is_none())
-                {
+                if super::may_be_declared_elsewhere(cx, pi, project, g, id) {
                     continue;
                 }
                 let help = match closest(g, id) {

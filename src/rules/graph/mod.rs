@@ -54,28 +54,36 @@ pub(crate) fn join_and(items: &[String]) -> String {
     }
 }
 
-/// Whether `id` may be declared by a file revlint could not read (an unreadable file, or one
-/// whose syntax error hid its `revision`) whose name starts with it. The parse-error finding
-/// is then the one to fix; a dangling finding would be noise.
+/// Whether an id no revision of project `pi` declares may still be declared where revlint
+/// cannot see: a file it could not read, another project of the repository, or a version
+/// location the repository's code adds at run time (unless the id is a near-identical copy
+/// of one of this project's, a likely typo). The dangling rules then stay silent.
+pub(crate) fn may_be_declared_elsewhere(
+    cx: &crate::rules::Context,
+    pi: usize,
+    project: &crate::model::project::Project,
+    g: &RevisionGraph,
+    id: &str,
+) -> bool {
+    maybe_in_unreadable(cx.db, project, id)
+        || declared_by_another_project(cx, pi, id)
+        || (project.locations_in_code.is_some() && dangling_down_revision::closest(g, id).is_none())
+}
+
 /// Whether another Alembic project of the repository declares `id` (a revision or a branch
 /// label): a plugin whose revisions build on the core's, run together through
 /// `version_locations` the application assembles in code.
-pub(crate) fn declared_by_another_project(
-    cx: &crate::rules::Context,
-    here: usize,
-    id: &str,
-) -> bool {
+fn declared_by_another_project(cx: &crate::rules::Context, here: usize, id: &str) -> bool {
     cx.graphs
         .iter()
         .enumerate()
         .any(|(i, g)| i != here && (g.by_id.contains_key(id) || g.label_owner.contains_key(id)))
 }
 
-pub(crate) fn maybe_in_unreadable(
-    db: &FileDb,
-    project: &crate::model::project::Project,
-    id: &str,
-) -> bool {
+/// Whether `id` may be declared by a file revlint could not read (an unreadable file, or one
+/// whose syntax error hid its `revision`) whose name starts with it. The parse-error finding
+/// is then the one to fix; a dangling finding would be noise.
+fn maybe_in_unreadable(db: &FileDb, project: &crate::model::project::Project, id: &str) -> bool {
     use crate::model::project::VersionFile;
     project.files.iter().any(|f| {
         let file = match f {
