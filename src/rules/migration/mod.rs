@@ -39,6 +39,49 @@ pub(crate) fn postgresql_applies(project: &Project, m: &Migration, op: &Operatio
     }
 }
 
+/// Whether [`pending_revisions`] falls back to each head's newest revision for `project`:
+/// no `--all-revisions`, and no change or branch that adds a revision to it.
+pub(crate) fn judges_heads(cx: &Context, project: &Project) -> bool {
+    match &cx.options.revision_scope {
+        RevisionScope::All => false,
+        RevisionScope::Added(paths) => !project
+            .migrations()
+            .any(|m| paths.contains(&cx.db.get(m.file).path)),
+        RevisionScope::Auto | RevisionScope::Heads => true,
+    }
+}
+
+/// The day a revision was made: the `Create Date:` of its docstring (Alembic's template
+/// writes it), else a date its file name starts with (`2024_12_18_…`, `20241218_…`,
+/// `2025-08-10-…`, from a dated `file_template`).
+pub(crate) fn created_on(cx: &Context, m: &Migration) -> Option<chrono::NaiveDate> {
+    let file = cx.db.get(m.file);
+    date_in_docstring(&file.text).or_else(|| date_in_file_name(file.path.file_name()?.to_str()?))
+}
+
+/// The date of a `Create Date:` line near the top of a revision.
+fn date_in_docstring(text: &str) -> Option<chrono::NaiveDate> {
+    let head = &text[..text.floor_char_boundary(text.len().min(4096))];
+    let at = memchr::memmem::find(head.as_bytes(), b"Create Date:")?;
+    let rest = head[at + "Create Date:".len()..].trim_start();
+    chrono::NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok()
+}
+
+/// The date a file name starts with: `YYYYMMDD`, `YYYY_MM_DD` or `YYYY-MM-DD`.
+fn date_in_file_name(name: &str) -> Option<chrono::NaiveDate> {
+    let b = name.as_bytes();
+    let digits: String = match (b.get(4), b.get(7)) {
+        (Some(&s), Some(&t)) if (s == b'_' || s == b'-') && t == s => {
+            [name.get(..4)?, name.get(5..7)?, name.get(8..10)?].concat()
+        }
+        _ => name.get(..8)?.to_string(),
+    };
+    if !digits.bytes().all(|c| c.is_ascii_digit()) || digits.len() != 8 {
+        return None;
+    }
+    chrono::NaiveDate::parse_from_str(&digits, "%Y%m%d").ok()
+}
+
 /// The revision files judged: every one with `--all-revisions`; those the branch or change
 /// adds when it adds some to this project; otherwise the newest revision of each head (and,
 /// for a head that merges branches, each branch's newest revision),
@@ -130,5 +173,49 @@ pub(crate) fn transaction_control(statement: &str) -> Option<bool> {
         Some(false)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{date_in_docstring, date_in_file_name};
+
+    fn day(s: &str) -> Option<chrono::NaiveDate> {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    }
+
+    #[test]
+    fn dates_in_file_names() {
+        assert_eq!(
+            date_in_file_name("2024_08_21_1130_5d0e2c7a9b14_users.py"),
+            day("2024-08-21")
+        );
+        assert_eq!(
+            date_in_file_name("20241218_57eba0a293f2_unbound_host.py"),
+            day("2024-12-18")
+        );
+        assert_eq!(
+            date_in_file_name("2025-08-10-1345_73393d61a2f9.py"),
+            day("2025-08-10")
+        );
+        assert_eq!(
+            date_in_file_name("20250810-1345_73393d61a2f9.py"),
+            day("2025-08-10")
+        );
+        // Revision ids, not dates.
+        assert_eq!(date_in_file_name("000000000002_filter_criterias.py"), None);
+        assert_eq!(date_in_file_name("12345678abcd_add_x.py"), None);
+        assert_eq!(date_in_file_name("1f0c9a7d3b21_create.py"), None);
+        assert_eq!(date_in_file_name("2024_x.py"), None);
+        assert_eq!(date_in_file_name("é.py"), None);
+    }
+
+    #[test]
+    fn dates_in_docstrings() {
+        let doc = "\"\"\"x\n\nRevision ID: a\nRevises:\nCreate Date: 2018-03-19 10:00:00.000000\n\"\"\"\n";
+        assert_eq!(date_in_docstring(doc), day("2018-03-19"));
+        assert_eq!(date_in_docstring("Create Date: ${create_date}"), None);
+        assert_eq!(date_in_docstring("Create Date:"), None);
+        assert_eq!(date_in_docstring("revision = 'a'"), None);
     }
 }

@@ -78,7 +78,11 @@ it, so only revisions that have not run yet are judged:
 - otherwise (on the default branch, outside git, in a shallow clone without the merge base,
   or a branch that adds no revision to this project): the newest revision of each head, which
   is what the next deploy applies. A head that merges branches brings each branch's newest
-  revision with it.
+  revision with it. A head made more than a year before the repository's newest revision, in
+  any of its environments, is left out here: the repository has shipped revisions since, so
+  every deploy since has applied it. A revision's date is its docstring's `Create Date:`, or
+  the date its file name starts with (`2024_08_21_…`, from a dated `file_template`); a
+  revision without either is judged.
 
 On a database that does not roll DDL back, the last statement of `upgrade()` is not
 reported, and so a revision that is one statement (one `add_column`, one `drop_index`) is not
@@ -372,8 +376,20 @@ fn judged_revisions(
     cx: &Context,
     project: &Project,
     graph: Option<&RevisionGraph>,
+    newest: Option<chrono::NaiveDate>,
 ) -> BTreeSet<crate::source::FileId> {
     let mut scope = super::pending_revisions(cx, project, graph);
+    // A head the repository has long moved past: it has been applied by every deploy since.
+    if let Some(newest) = newest.filter(|_| super::judges_heads(cx, project)) {
+        let cutoff = newest - chrono::Days::new(SUPERSEDED_AFTER_DAYS);
+        scope.retain(|&f| {
+            project
+                .migrations()
+                .find(|m| m.file == f)
+                .and_then(|m| super::created_on(cx, m))
+                .is_none_or(|d| d >= cutoff)
+        });
+    }
     if let Some(g) = graph.filter(|g| {
         g.bases.len() == 1
             && cx.options.revision_scope != RevisionScope::All
@@ -387,16 +403,29 @@ fn judged_revisions(
     scope
 }
 
+/// How much older than the repository's newest revision a head may be and still be judged.
+const SUPERSEDED_AFTER_DAYS: u64 = 365;
+
+/// The newest creation date of any revision the run loaded, in every project.
+fn newest_revision(cx: &Context) -> Option<chrono::NaiveDate> {
+    cx.projects
+        .iter()
+        .flat_map(|p| p.migrations())
+        .filter_map(|m| super::created_on(cx, m))
+        .max()
+}
+
 impl Rule for NonIdempotentDdl {
     fn meta(&self) -> &'static RuleMeta {
         &META
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
+        let newest = newest_revision(cx);
         for (pi, project) in cx.projects.iter().enumerate() {
             let graph = cx.graphs.get(pi);
             let stamps = graph.map(|g| stamp_backs(cx, g)).unwrap_or_default();
-            let scope = judged_revisions(cx, project, graph);
+            let scope = judged_revisions(cx, project, graph, newest);
             let env_bind = project
                 .env_file
                 .and_then(|f| autocommit_bind(&cx.db.get(f).text).map(|(s, e)| Span::new(f, s, e)));
@@ -460,6 +489,7 @@ pub fn revisions_not_judged(cx: &Context) -> usize {
     if cx.options.revision_scope == RevisionScope::All {
         return 0;
     }
+    let newest = newest_revision(cx);
     cx.projects
         .iter()
         .enumerate()
@@ -468,7 +498,7 @@ pub fn revisions_not_judged(cx: &Context) -> usize {
                 || cx.options.require_idempotent_ddl.is_some()
         })
         .map(|(i, p)| {
-            let judged = judged_revisions(cx, p, cx.graphs.get(i));
+            let judged = judged_revisions(cx, p, cx.graphs.get(i), newest);
             p.migrations().filter(|m| !judged.contains(&m.file)).count()
         })
         .sum()
