@@ -80,6 +80,8 @@ pub struct Workflow {
     pub jobs: Vec<Job>,
     /// `on.push` filters tags and no branches: a push run's `github.ref` is a tag.
     pub push_tags_only: bool,
+    /// `on.schedule` fires at most once a day (one minute and hour in every `cron`).
+    pub schedule_daily: bool,
 }
 
 /// Triggers under which several runs of one workflow overlap on a shared target.
@@ -134,10 +136,14 @@ impl Workflow {
                 && p.get("branches").is_none()
                 && p.get("branches-ignore").is_none()
         });
+        let schedule_daily = on
+            .and_then(|e| e.value.get("schedule"))
+            .is_some_and(at_most_daily);
         Workflow {
             file,
             triggers,
             push_tags_only,
+            schedule_daily,
             on: on.map(|e| span(file, e.key.loc)),
             concurrency: concurrency(file, doc),
             env: environment(doc.get("env")),
@@ -184,6 +190,33 @@ impl Workflow {
             .iter()
             .find(|(t, _)| SHARED_TRIGGERS.contains(&t.as_str()))
     }
+}
+
+/// Whether `on.schedule` fires at most once a day: every `cron` names one minute and one
+/// hour, the same in all of them (`30 2 * * 1`, `0 2 1 */3 *`), so two runs are a day or
+/// more apart.
+fn at_most_daily(schedule: &YamlNode) -> bool {
+    let Some(items) = schedule.as_seq() else {
+        return false;
+    };
+    let mut at: Option<(u32, u32)> = None;
+    for item in items {
+        let Some(cron) = item.get("cron").and_then(YamlNode::as_str) else {
+            return false;
+        };
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        let (Some(minute), Some(hour)) = (
+            fields.first().and_then(|m| m.parse::<u32>().ok()),
+            fields.get(1).and_then(|h| h.parse::<u32>().ok()),
+        ) else {
+            return false;
+        };
+        if fields.len() != 5 || at.is_some_and(|a| a != (minute, hour)) {
+            return false;
+        }
+        at = Some((minute, hour));
+    }
+    at.is_some()
 }
 
 fn concurrency(file: FileId, node: &YamlNode) -> Option<Concurrency> {
@@ -557,6 +590,27 @@ mod tests {
         assert_eq!(tag("github.ref == 'refs/tags/v1'"), None);
         assert_eq!(tag("startsWith(github.ref, 'refs/tags/v')"), Some(true));
         assert_eq!(push("github.ref == 'refs/heads/main'"), None);
+    }
+
+    #[test]
+    fn schedules_that_fire_at_most_once_a_day() {
+        let daily = |crons: &[&str]| {
+            let list: String = crons
+                .iter()
+                .map(|c| format!("    - cron: \"{c}\"\n"))
+                .collect();
+            let src = format!("on:\n  schedule:\n{list}jobs: {{}}\n");
+            let doc = &crate::parse::yaml::load(&src).documents[0];
+            Workflow::read(FileId(0), doc).schedule_daily
+        };
+        assert!(daily(&["0 2 1 */3 *"]));
+        assert!(daily(&["30 3 * * 1-5", "30 3 1 * *"]));
+        assert!(!daily(&["30 3 * * 1-5", "30 5 * * 1-5"]));
+        assert!(!daily(&["0 */6 * * *"]));
+        assert!(!daily(&["0 2,14 * * *"]));
+        assert!(!daily(&["*/15 * * * *"]));
+        assert!(!daily(&["0 2 * *"]));
+        assert!(!daily(&[]));
     }
 
     #[test]

@@ -19,7 +19,9 @@ Finds GitHub workflows triggered by `push`, `release`, `schedule`, `workflow_run
 `gcloud run deploy`, `aws ecs update-service`, a remote `docker compose up`) or migrates a
 real database (directly or through a repository script), when neither the workflow nor that
 job sets `concurrency`. A workflow that only `workflow_dispatch` starts is not reported: its
-runs overlap only when people start two by hand. Nor is a job that no automatic trigger runs:
+runs overlap only when people start two by hand. Nor is a job on a GitHub-hosted runner that
+only a `schedule` firing once a day or less starts (every `cron` names one minute and one
+hour, the same in all: `0 2 1 */3 *`): a hosted job stops after 6 hours, before the next run. Nor is a job that no automatic trigger runs:
 its `if:` (or that of a job it `needs`, unless it asks for `always()`) asks for a dispatch
 (`github.event_name == 'workflow_dispatch'`), compares a dispatch input
 (`github.event.inputs.environment == 'staging'`, empty on a push), or a branch
@@ -198,7 +200,16 @@ impl Rule for DeployWithoutConcurrency {
                             || *t == "pull_request_target"
                     })
                     .collect();
-                if !automatic.iter().any(|t| wf.job_runs_on(dep.job, t)) {
+                let runs_on: Vec<&str> = automatic
+                    .into_iter()
+                    .filter(|t| wf.job_runs_on(dep.job, t))
+                    .collect();
+                if runs_on.is_empty() {
+                    continue;
+                }
+                // Only a schedule that fires once a day or less starts it, on a GitHub-hosted
+                // runner, whose jobs stop after 6 hours: a run ends before the next begins.
+                if runs_on == ["schedule"] && wf.schedule_daily && !job.self_hosted {
                     continue;
                 }
                 let by_pull_request =
