@@ -867,6 +867,7 @@ fn load_config(
         // (`cfg.set_main_option("script_location", ...)`) is not run as it is.
         if !is_pyproject && !code_sets_script_location(scripts) {
             project.config_issues.push(ConfigIssue {
+                points_at_nothing: false,
                 span: Span::file_start(config_id),
                 message: "no `script_location` in the [alembic] section: every Alembic command fails with \"No 'script_location' key found in configuration\"".into(),
                 help: "add `script_location = %(here)s/migrations` (the folder holding env.py) to the [alembic] section".into(),
@@ -909,6 +910,7 @@ fn load_config(
     // not kept in git: its absence from a checkout says nothing.
     if !script_dir.is_dir() && !git_ignored(&script_dir) {
         project.config_issues.push(ConfigIssue {
+            points_at_nothing: true,
             span: script_location.1,
             message: format!(
                 "`script_location` points at {}, which is not a directory: Alembic cannot find its scripts",
@@ -927,6 +929,7 @@ fn load_config(
         if !project.version_locations.contains(&default_versions) && has_py_files(&default_versions)
         {
             project.config_issues.push(ConfigIssue {
+                points_at_nothing: false,
                 span: *span,
                 message: format!(
                     "`version_locations` is set, so Alembic no longer reads {}, which holds revision files",
@@ -1022,6 +1025,7 @@ fn read_ini(
         if let Some(v) = parsed.get(section, key) {
             if let Some(i) = v.raw.find(" #").or(v.raw.find(" ;")) {
                 project.config_issues.push(ConfigIssue {
+                    points_at_nothing: false,
                     span: span(v.value_span),
                     message: format!(
                         "`{key}` has what looks like an inline comment, but Alembic's ini format has none: the value is `{}`",
@@ -1062,6 +1066,7 @@ fn read_ini(
                 format!("`{key} = os` (one of space, newline, os, :, ;)")
             };
             project.config_issues.push(ConfigIssue {
+                points_at_nothing: false,
                 span: span(v.value_span),
                 message: format!(
                     "`{key} = {}` is not a separator Alembic knows (ini values have no inline comments): {} fail with ValueError",
@@ -1110,6 +1115,7 @@ fn read_ini(
         let lower = v.raw.to_lowercase();
         if v.raw != "true" && ["true", "yes", "on", "1"].contains(&lower.as_str()) {
             project.config_issues.push(ConfigIssue {
+                points_at_nothing: false,
                 span: span(v.value_span),
                 message: format!(
                     "`recursive_version_locations = {}` counts as false: Alembic accepts only the exact lowercase word `true`, so revisions in subfolders are not loaded",
@@ -1185,6 +1191,7 @@ fn read_pyproject(
             Ok(v) => Some(v),
             Err(why) => {
                 project.config_issues.push(ConfigIssue {
+                    points_at_nothing: false,
                     span: key_span(key),
                     message: format!("`{key}` in [tool.alembic]: {why}"),
                     help: "escape a literal `%` as `%%` in pyproject.toml values".into(),
@@ -1210,6 +1217,7 @@ fn read_pyproject(
     match alembic.get("recursive_version_locations") {
         Some(toml::Value::Boolean(b)) => settings.recursive = *b,
         Some(_) => project.config_issues.push(ConfigIssue {
+            points_at_nothing: false,
             span: key_span("recursive_version_locations"),
             message: "`recursive_version_locations` in [tool.alembic] must be a boolean: Alembic fails with \"boolean value expected\"".into(),
             help: "write `recursive_version_locations = true`".into(),

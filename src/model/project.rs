@@ -30,6 +30,9 @@ impl ConfigSource {
 /// A setting Alembic reads differently from how it looks.
 #[derive(Debug, Clone)]
 pub struct ConfigIssue {
+    /// The config's `script_location` is no folder anywhere: if the repository has another
+    /// environment with revisions, this config is a leftover nothing runs.
+    pub points_at_nothing: bool,
     pub span: Span,
     pub message: String,
     pub help: String,

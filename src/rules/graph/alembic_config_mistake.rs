@@ -18,7 +18,9 @@ are read otherwise by Alembic:
   becomes part of the value;
 - `version_locations` set while `<script_location>/versions` still holds revisions, which
   Alembic then no longer reads;
-- a `script_location` that is not a directory, or a missing `script_location` (an ini with no
+- a `script_location` that is not a directory (unless another environment of the repository
+  loads revisions: then this config is a leftover copy, and the deploy runs the other), or a
+  missing `script_location` (an ini with no
   `[alembic]` section whose other sections set one holds an environment per database, run
   with `alembic -n NAME`: the first is read). An absolute
   path outside the repository is read as a path inside an image (its longest suffix that
@@ -54,8 +56,21 @@ impl Rule for AlembicConfigMistake {
     }
 
     fn check(&self, cx: &Context, out: &mut Vec<Diagnostic>) {
-        for project in cx.projects {
+        for (pi, project) in cx.projects.iter().enumerate() {
+            // A config whose scripts are nowhere, beside another config whose revisions load:
+            // a leftover copy that nothing runs (the deploy uses the other one). A folder of
+            // revisions no config names is no such evidence: it may be what this one meant.
+            let elsewhere = || {
+                cx.projects.iter().enumerate().any(|(qi, q)| {
+                    qi != pi
+                        && !matches!(q.config, crate::model::project::ConfigSource::EnvPy(_))
+                        && q.migrations().next().is_some()
+                })
+            };
             for issue in &project.config_issues {
+                if issue.points_at_nothing && elsewhere() {
+                    continue;
+                }
                 out.push(
                     Diagnostic::new(RuleId::AlembicConfigMistake, issue.message.clone())
                         .primary(issue.span, "read differently by Alembic")
