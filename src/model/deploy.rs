@@ -921,6 +921,27 @@ impl Builder<'_> {
                     .and_then(|at| c.argv.get(at + 1))
                     .map(|w| w.text.clone())
                     .filter(|a| !a.contains('$') && !a.starts_with('-'));
+                // `migrate.sh -u`: the option letters given, for a script that reads them
+                // with `getopts`. Unknown when a word after the script is not literal.
+                let flags: Option<Vec<char>> = {
+                    let after: Vec<&str> = c
+                        .argv
+                        .iter()
+                        .skip_while(|w| concrete(&w.text) != Some(path.clone()))
+                        .skip(1)
+                        .map(|w| w.text.as_str())
+                        .collect();
+                    (!after.is_empty()
+                        && !after.iter().any(|w| w.contains('$'))
+                        && after.first().is_some_and(|w| w.starts_with('-')))
+                    .then(|| {
+                        after
+                            .iter()
+                            .filter(|w| w.starts_with('-') && !w.starts_with("--"))
+                            .flat_map(|w| w[1..].chars())
+                            .collect()
+                    })
+                };
                 // `python app.py --run-migrations`: the arguments after the script, for the
                 // effects it runs only under a flag (`if make_migrations:`).
                 let py_args: Option<Vec<String>> = (lang == Lang::Python).then(|| {
@@ -940,6 +961,14 @@ impl Builder<'_> {
                     if let Some(arg) = &first_arg {
                         let text = &self.db.get(r.span.file).text;
                         if lang == Lang::Shell && !case_arm_runs(text, r.span.start as usize, arg) {
+                            continue;
+                        }
+                    }
+                    if let Some(flags) = &flags {
+                        let text = &self.db.get(r.span.file).text;
+                        if lang == Lang::Shell
+                            && !getopts_arm_runs(text, r.span.start as usize, flags)
+                        {
                             continue;
                         }
                     }
@@ -1486,6 +1515,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn getopts_arms() {
+        let script = "while getopts 'um:c' FLAG; do\n  case \"$FLAG\" in\n    u) flask db upgrade ;;\n    m) flask db migrate -m \"$OPTARG\" ;;\n    ?) exit 1 ;;\n  esac\ndone\nflask db current\n";
+        let at = |needle: &str| script.find(needle).expect("in the script");
+        assert!(getopts_arm_runs(script, at("flask db upgrade"), &['u']));
+        assert!(!getopts_arm_runs(script, at("flask db migrate"), &['u']));
+        assert!(getopts_arm_runs(
+            script,
+            at("flask db migrate"),
+            &['u', 'm']
+        ));
+        assert!(getopts_arm_runs(script, at("exit 1"), &['u']));
+        // After the `case`, every command runs.
+        assert!(getopts_arm_runs(script, at("flask db current"), &['u']));
+        // A `case` on another word is not the options'.
+        let other = "while getopts 'u' FLAG; do :; done\ncase \"$MODE\" in\n  m) flask db migrate ;;\nesac\n";
+        assert!(getopts_arm_runs(
+            other,
+            other.find("flask").unwrap(),
+            &['u']
+        ));
+        // No getopts: nothing is known.
+        let plain = "case \"$FLAG\" in\n  m) flask db migrate ;;\nesac\n";
+        assert!(getopts_arm_runs(
+            plain,
+            plain.find("flask").unwrap(),
+            &['u']
+        ));
+    }
+
+    #[test]
     fn empty_database_guards() {
         assert!(empty_database_check("is_db_empty()", false));
         assert!(!empty_database_check("is_db_empty()", true));
@@ -1866,9 +1925,54 @@ fn rendered_from(text: &str, target: &str) -> Vec<String> {
 /// Whether the command at `at` runs when the script's first argument is `arg`: false when it
 /// sits in an arm of `case "$1" in` (or `$1`, `${1}`) whose patterns do not match `arg`.
 fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
+    let on_first = |subject: &str| {
+        subject == "$1" || subject.starts_with("${1}") || subject.starts_with("${1:")
+    };
+    match enclosing_case_arm(text, at, on_first) {
+        Some(patterns) => patterns.split('|').any(|p| {
+            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
+            p == "*" || p == arg || (p.ends_with('*') && arg.starts_with(&p[..p.len() - 1]))
+        }),
+        None => true,
+    }
+}
+
+/// Whether the command at `at` runs when the script is given the option letters `flags`
+/// (`migrate.sh -u`): false when it sits in an arm of the `case "$FLAG" in` that reads the
+/// options of `while getopts 'um:' FLAG`, and that arm's letters are not among them.
+fn getopts_arm_runs(text: &str, at: usize, flags: &[char]) -> bool {
     let before = &text[..at.min(text.len())];
-    // The innermost `case` on the first argument that opens before `at` and is still open,
-    // among the last 64 `case`s: a bound, so that a script of thousands of arms stays linear.
+    // The variable `getopts SPEC NAME` sets, from the last `getopts` before the command.
+    let Some(k) = before.rfind("getopts ") else {
+        return true;
+    };
+    let line: String = before[k..].chars().take_while(|c| *c != '\n').collect();
+    let Some(var) = line.split_whitespace().nth(2) else {
+        return true;
+    };
+    let var = var.trim_end_matches(';');
+    let plain = format!("${var}");
+    let braced = format!("${{{var}}}");
+    match enclosing_case_arm(&before[k..], at - k, |s| s == plain || s == braced) {
+        Some(patterns) => patterns.split('|').any(|p| {
+            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
+            let mut letters = p.chars();
+            match (letters.next(), letters.next()) {
+                (Some(c), None) => c == '*' || c == '?' || flags.contains(&c),
+                // A bracket class or another glob: not judged.
+                _ => true,
+            }
+        }),
+        None => true,
+    }
+}
+
+/// The patterns of the arm of the innermost open `case` before `at` whose subject `subject`
+/// accepts (quotes removed): the text between the last `;;` (or `in`) and the `)` before
+/// `at`. Looks at the last 64 `case`s only: a bound, so that a script of thousands of arms
+/// stays linear.
+fn enclosing_case_arm(text: &str, at: usize, subject: impl Fn(&str) -> bool) -> Option<&str> {
+    let before = &text[..at.min(text.len())];
     let mut search = before.len();
     let mut looked = 0;
     while let Some(k) = before[..search].rfind("case ") {
@@ -1878,33 +1982,27 @@ fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
         }
         search = k;
         let head: String = before[k + 5..].chars().take_while(|c| *c != '\n').collect();
-        let subject = head.split_whitespace().next().unwrap_or("");
-        let subject = subject.trim_matches('"');
-        let on_first =
-            (subject == "$1" || subject.starts_with("${1}") || subject.starts_with("${1:"))
-                && head.split_whitespace().nth(1) == Some("in");
+        let word = head
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_matches('"');
+        let ours = subject(word) && head.split_whitespace().nth(1) == Some("in");
         let closed = before[k..]
             .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
             .any(|w| w == "esac");
-        if !on_first || closed {
+        if !ours || closed {
             continue;
         }
-        // The arm: its patterns sit between the last `;;` (or `in`) and the `)` before `at`.
         let arms = &before[k..];
         let start = arms
             .rfind(";;")
             .map(|i| i + 2)
             .unwrap_or_else(|| arms.find(" in").map(|i| i + 3).unwrap_or(0));
-        let Some(close) = arms[start..].find(')') else {
-            return true;
-        };
-        let patterns = arms[start..start + close].trim();
-        return patterns.split('|').any(|p| {
-            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
-            p == "*" || p == arg || (p.ends_with('*') && arg.starts_with(&p[..p.len() - 1]))
-        });
+        let close = arms[start..].find(')')?;
+        return Some(arms[start..start + close].trim());
     }
-    true
+    None
 }
 
 /// Whether the shell text between two commands leaves a `case` arm for another one: a `;;`

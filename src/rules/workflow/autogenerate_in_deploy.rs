@@ -20,7 +20,9 @@ runner (`docker compose exec tests alembic revision --autogenerate` as a drift c
 A Python script's revision call that runs only under a command-line flag the deploy does not
 pass (`if make_migrations:` for a click or argparse `--make-migrations`, when the command is
 `python migrate.py --run-migrations` and no deploy file sets the option's `envvar`) is a
-developer's step, not the deploy's. So is an image only development stacks build (a compose
+developer's step, not the deploy's, as is a shell script's command in an arm of the `case` that
+reads its `getopts` options (`m) flask db migrate`) when the deploy runs it without that option
+(`./migrate.sh -u`). So is an image only development stacks build (a compose
 file named `*.dev.yml`, or whose service reads `.env.dev`), when a `Procfile`, Railway or Fly
 deploys the source and no `heroku.yml`, workflow or script pushes an image.
 
