@@ -11,7 +11,8 @@ static META: RuleMeta = RuleMeta {
     docs: r#"## What it does
 
 Finds merge revisions (a tuple or list `down_revision`) that look like `alembic merge` output
-(a title or file name that says "merge") whose `upgrade()` contains statements other than
+(a file name that says "merge", or, when the file is named only by its revision id and dates,
+a title that does) whose `upgrade()` contains statements other than
 `pass`, `...`, a docstring or a bare `return` (after which nothing runs). A revision with two parents that is titled and named for its
 work is read by reviewers as that work, and is not reported.
 
@@ -58,7 +59,21 @@ impl Rule for MergeRevisionHasOperations {
                     .file_name()
                     .map(|n| n.to_string_lossy().to_ascii_lowercase())
                     .unwrap_or_default();
-                if !title.contains("merge") && !name.contains("merge") {
+                // The file name's words (`f028_workbench_menu_keys_backfill.py`), without
+                // hex ids and version or date tokens: where they name something, they are what
+                // a reviewer reads first, and they decide. A file named only by its id and
+                // dates (`ae1027a6acf.py`) leaves it to the title.
+                let stem = name.strip_suffix(".py").unwrap_or(&name);
+                let words: Vec<&str> = stem
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_alphabetic()))
+                    .collect();
+                let says_merge = if words.is_empty() {
+                    title.contains("merge")
+                } else {
+                    words.iter().any(|w| w.contains("merge"))
+                };
+                if !says_merge {
                     continue;
                 }
                 let Some(op) = up.first_operation else {
