@@ -1459,7 +1459,30 @@ fn platform_commands(id: FileId, path: &Path, text: &str) -> Vec<(SurfaceKind, S
                     let mut l = CommandList::from_shell(cmd);
                     let base = cmd_start as u32;
                     l.map_offsets(|o| base + o);
-                    let kind = if proc_name.trim() == "release" {
+                    let proc_name = proc_name.trim();
+                    // A process type other than `web` that only runs Alembic (`init: flask db
+                    // init`, `stamph: alembic stamp head`) is a task someone starts with
+                    // `heroku run NAME`: the platform starts only `web` by itself, and such a
+                    // process exits at once, so it is never scaled to run. `release` (and
+                    // Scalingo's `postdeploy`) run on every deploy.
+                    let one_off = !matches!(proc_name, "web" | "release" | "postdeploy")
+                        && !l.commands.is_empty()
+                        && l.commands.iter().all(|c| {
+                            matches!(
+                                c.kind,
+                                CommandKind::Migrate { .. }
+                                    | CommandKind::Stamp { .. }
+                                    | CommandKind::Downgrade { .. }
+                                    | CommandKind::Autogenerate
+                                    | CommandKind::Merge
+                                    | CommandKind::FlaskDbInit
+                            )
+                        });
+                    if one_off {
+                        off += line.len();
+                        continue;
+                    }
+                    let kind = if proc_name == "release" {
                         SurfaceKind::ReleasePhase
                     } else {
                         SurfaceKind::PlatformStart

@@ -15,7 +15,9 @@ static META: RuleMeta = RuleMeta {
 Finds `alembic revision --autogenerate`, `alembic merge`, `flask db migrate`, `flask db init`
 and their Python API forms in deploy surfaces (workflow jobs, entrypoint and deploy scripts,
 compose commands, Dockerfiles, Procfile). A Makefile target or a test script is not a deploy
-surface, nor is a workflow step that runs in a container the job started on a GitHub-hosted
+surface, nor a `Procfile` process other than `web`, `release` or `postdeploy` that only runs
+Alembic (`makemigrations: flask db migrate`: the platform never starts it, someone types
+`heroku run makemigrations`), nor a workflow step that runs in a container the job started on a GitHub-hosted
 runner (`docker compose exec tests alembic revision --autogenerate` as a drift check).
 A Python script's revision call that runs only under a command-line flag the deploy does not
 pass (`if make_migrations:` for a click or argparse `--make-migrations`, when the command is

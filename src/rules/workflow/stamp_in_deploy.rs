@@ -22,7 +22,9 @@ application's own version record, then upgrades from there. A stamp to a literal
 id on every deploy is reported. `alembic upgrade head || alembic stamp head` is reported
 with its own message. A Python script run with an Alembic command as its first argument
 (`python migrate.py upgrade head`) does not reach a `command.stamp` under
-`if cmd == "stamp":`: the argument picks another branch.
+`if cmd == "stamp":`: the argument picks another branch. A `Procfile` process other than
+`web`, `release` or `postdeploy` that only runs Alembic (`stamphead: flask db stamp head`) is
+a task someone starts with `heroku run`, not part of the deploy.
 
 ## Why is this bad?
 
