@@ -606,8 +606,16 @@ pub fn build(
                 span: svc.key,
                 runs,
                 env,
-                // A development compose file starts a developer's stack, not a deploy.
-                test: c.dev,
+                // A development compose file starts a developer's stack, not a deploy; so
+                // does a service that builds a developer's image (`dockerfile: Dockerfile.dev`).
+                test: c.dev
+                    || svc
+                        .build
+                        .as_ref()
+                        .and_then(|(_, name)| name.as_deref())
+                        .and_then(|n| Path::new(n).file_name())
+                        .and_then(|n| n.to_str())
+                        .is_some_and(crate::model::compose::dev_file_name),
             });
         }
         m.compose.push(c);

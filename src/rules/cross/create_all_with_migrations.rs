@@ -32,6 +32,11 @@ runs against the deployed database. The evidence is a related label:
   reported);
 - the call is in the `upgrade()` of a script left in the versions folder.
 
+A deploy file here is not a development one: a compose file named for development
+(`docker-compose.dev.yml`), an image built from a development Dockerfile (`Dockerfile.dev`),
+or a compose service that builds one (`dockerfile: Dockerfile.dev`) starts a developer's
+stack.
+
 Callers are followed by name through the repository's Python files, up to four calls deep. A
 caller in another module counts only when it imports the name or names the module; test files
 are not callers. A call only the tests reach, a function nothing calls, and a command no
