@@ -18,8 +18,11 @@ Dockerfile commands, Procfile. A stamp inside an explicit "the database is empty
 bootstrap shape: `create_all()` then `stamp head` only when no schema exists yet) is not
 reported, nor a stamp to a revision the script computes (`stamp "$REVISION"`) followed by an
 upgrade: the script adopts the revision its schema already has, found from the
-application's own version record, then upgrades from there. A stamp to a literal revision
-id on every deploy is reported. `alembic upgrade head || alembic stamp head` is reported
+application's own version record, then upgrades from there. So is a stamp to a named
+revision under a condition, followed by an upgrade (`if strategy == ADOPT:
+command.stamp(cfg, BASELINE)` then `command.upgrade(cfg, "head")`): a database made before
+Alembic is adopted at its baseline. A stamp to `base`, or to a literal revision id on every
+deploy, is reported. `alembic upgrade head || alembic stamp head` is reported
 with its own message. A Python script run with an Alembic command as its first argument
 (`python migrate.py upgrade head`) does not reach a `command.stamp` under
 `if cmd == "stamp":`: the argument picks another branch. A `Procfile` process other than
@@ -62,9 +65,21 @@ impl Rule for StampInDeploy {
                 // `stamp "$REVISION"` then `upgrade head`: the script computed the revision
                 // the schema already has (from the application's own version record) and
                 // adopts it before upgrading; nothing past it is recorded unrun.
-                let adopts = matches!(target, Target::Unknown(t) if !t.is_empty())
-                    && !run.after_failed_migrate
-                    && s.runs[i + 1..].iter().any(|r| r.migrates());
+                let upgrades_next =
+                    !run.after_failed_migrate && s.runs[i + 1..].iter().any(|r| r.migrates());
+                // Under a condition, a stamp to a named revision (not `base`) then
+                // `upgrade head`: a legacy database the script found to hold that revision's
+                // schema is adopted at it (`if strategy == STAMP_THEN_UPGRADE:
+                // command.stamp(cfg, BASELINE)`), and the upgrade runs everything after.
+                let adopts_baseline = !run.guards.is_empty()
+                    && match target {
+                        Target::Revision(t) => t != "base",
+                        Target::Unknown(t) => !t.is_empty(),
+                        _ => false,
+                    };
+                let adopts = (matches!(target, Target::Unknown(t) if !t.is_empty())
+                    || adopts_baseline)
+                    && upgrades_next;
                 if adopts {
                     continue;
                 }
