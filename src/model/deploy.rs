@@ -261,6 +261,10 @@ pub struct DeployModel {
     pub issues: Vec<FileIssue>,
     /// (compose file, service) → index into `surfaces`.
     by_service: BTreeMap<(usize, usize), usize>,
+    /// Conditions around a `create_all()` that name a setting which is off unless someone
+    /// turns it on (`settings.AUTO_CREATE_TABLES`, declared `AUTO_CREATE_TABLES: bool =
+    /// False`) and which no deploy file names: the call never runs in a deploy.
+    pub flags_off: BTreeSet<String>,
     /// Python files a deploy file, or a script it runs, runs (`python scripts/init_db.py`,
     /// `python -m app.prestart`), with the commands that run them. Some of those commands
     /// may belong to test surfaces: check them against [`DeployModel::deploy_surfaces`].
@@ -629,6 +633,7 @@ pub fn build(
         developers_images(&mut m, &dockerfile_paths, &compose_dirs);
     }
     m.python_run_by = std::mem::take(&mut b.python_run_by);
+    m.flags_off = b.flags_off(&m.apps);
     // Which application code runs at startup.
     for app in &mut m.apps {
         app.startup = startup_effects(&app.facts);
@@ -661,6 +666,67 @@ pub fn build(
     m
 }
 
+/// The setting a condition reads when it is only a dotted name ending in an identifier:
+/// `DATABASE_AUTO_CREATE_TABLES` in `settings.DATABASE_AUTO_CREATE_TABLES`. A bare name, a
+/// call or a comparison is not a setting.
+fn setting_name(cond: &str) -> Option<&str> {
+    let cond = cond.trim();
+    let (owner, name) = cond.rsplit_once('.')?;
+    let ident = |w: &str| {
+        !w.is_empty()
+            && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !w.starts_with(|c: char| c.is_ascii_digit())
+    };
+    (owner.split('.').all(ident) && ident(name) && name.len() > 3).then_some(name)
+}
+
+/// How a settings module declares `name` at the start of a line: `Some(false)` for
+/// `name: bool = False` (or `= False`, `= Field(False)`, `= Field(default=False)`),
+/// `Some(true)` for any other value, `None` when it does not declare it.
+fn declared_default(text: &str, name: &str) -> Option<bool> {
+    let mut found = None;
+    for line in text.lines() {
+        let t = line.trim_start();
+        let Some(rest) = t.strip_prefix(name) else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let value = if let Some(r) = rest.strip_prefix(':') {
+            match r.split_once('=') {
+                Some((_, v)) => v,
+                None => continue,
+            }
+        } else if let Some(v) = rest.strip_prefix('=') {
+            if v.starts_with('=') {
+                continue;
+            }
+            v
+        } else {
+            continue;
+        };
+        let v: String = value
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let off = matches!(
+            v.as_str(),
+            "False"
+                | "Field(False)"
+                | "Field(default=False)"
+                | "Field(False,"
+                | "Field(default=False,"
+        ) || v.starts_with("Field(False,")
+            || v.starts_with("Field(default=False,");
+        if !off {
+            return Some(true);
+        }
+        found = Some(false);
+    }
+    found
+}
+
 /// Load a YAML file, reporting what the loader refused; `parse-error` shows them.
 fn load_yaml(
     id: FileId,
@@ -691,6 +757,79 @@ fn load_yaml(
 }
 
 impl Builder<'_> {
+    /// The guards of `create_all()` calls that read a setting declared `False` by default in
+    /// a settings module (a file whose name says `config` or `settings`), where no deploy
+    /// file (compose, `.env`, Dockerfile, script, Procfile, TOML or JSON) names the setting.
+    fn flags_off(&mut self, apps: &[AppFile]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let guards: BTreeSet<(String, String)> = apps
+            .iter()
+            .flat_map(|a| &a.facts.effects)
+            .filter(|e| e.kind == pyapp::EffectKind::CreateAll)
+            .flat_map(|e| &e.guards)
+            .filter(|g| !g.negated)
+            .filter_map(|g| setting_name(&g.text).map(|n| (g.text.clone(), n.to_string())))
+            .collect();
+        if guards.is_empty() {
+            return out;
+        }
+        let lower = |p: &Path| p.to_string_lossy().to_ascii_lowercase();
+        let settings: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|p| {
+                let l = lower(p);
+                l.ends_with(".py") && (l.contains("config") || l.contains("settings"))
+            })
+            .cloned()
+            .collect();
+        let deployish: Vec<PathBuf> = self
+            .files
+            .iter()
+            .filter(|p| {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                name.starts_with(".env")
+                    || name.starts_with("dockerfile")
+                    || name == "procfile"
+                    || [
+                        ".yml", ".yaml", ".sh", ".toml", ".json", ".env", ".ini", ".cfg",
+                    ]
+                    .iter()
+                    .any(|e| name.ends_with(e))
+            })
+            .cloned()
+            .collect();
+        for (text, name) in guards {
+            let mut default_false = false;
+            let mut default_other = false;
+            for p in &settings {
+                let Some(id) = (self.read)(p, self.db) else {
+                    continue;
+                };
+                match declared_default(&self.db.get(id).text, &name) {
+                    Some(false) => default_false = true,
+                    Some(true) => default_other = true,
+                    None => {}
+                }
+            }
+            if !default_false || default_other {
+                continue;
+            }
+            let upper = name.to_ascii_uppercase();
+            let named = deployish.iter().any(|p| {
+                (self.read)(p, self.db)
+                    .is_some_and(|id| self.db.get(id).text.to_ascii_uppercase().contains(&upper))
+            });
+            if !named {
+                out.insert(text);
+            }
+        }
+        out
+    }
+
     fn python(&mut self, p: &Path) -> Option<(FileId, PyFacts)> {
         if let Some(v) = self.py.get(p) {
             return Some(v.clone());
@@ -1544,6 +1683,31 @@ fn platform_commands(id: FileId, path: &Path, text: &str) -> Vec<(SurfaceKind, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_off_by_default() {
+        assert_eq!(
+            setting_name("settings.AUTO_CREATE_TABLES"),
+            Some("AUTO_CREATE_TABLES")
+        );
+        assert_eq!(setting_name("self.config.reset_db"), Some("reset_db"));
+        assert_eq!(setting_name("auto_create"), None);
+        assert_eq!(setting_name("settings.X == 1"), None);
+        assert_eq!(setting_name("is_ready()"), None);
+        let cls = "class S(BaseSettings):\n    AUTO_CREATE_TABLES: bool = False  # legacy\n    AUTO_CREATE_TABLES_V2: bool = True\n";
+        assert_eq!(declared_default(cls, "AUTO_CREATE_TABLES"), Some(false));
+        assert_eq!(
+            declared_default("X = Field(default=False, description='x')", "X"),
+            Some(false)
+        );
+        assert_eq!(declared_default("X: bool = True", "X"), Some(true));
+        assert_eq!(
+            declared_default("X = os.getenv('X') == '1'", "X"),
+            Some(true)
+        );
+        assert_eq!(declared_default("if X == False:", "X"), None);
+        assert_eq!(declared_default("Y = False", "X"), None);
+    }
 
     #[test]
     fn getopts_arms() {

@@ -72,7 +72,11 @@ Not reported either:
   a separate declarative base and `db` serves only sessions, so the call creates nothing;
 - a call under a condition that names SQLite or a development, testing or debug setting
   (`if settings.environment == "development":`, `== "dev"`), or in a function whose docstring
-  or comments say it is for tests or development only.
+  or comments say it is for tests or development only;
+- a call under a setting that is off unless someone turns it on (`if
+  settings.AUTO_CREATE_TABLES:`, declared `AUTO_CREATE_TABLES: bool = False` in a settings
+  or config module) when no deploy file (compose, `.env`, Dockerfile, script, Procfile, TOML,
+  JSON, INI) names the setting.
 
 ## Why is this bad?
 
@@ -399,6 +403,7 @@ fn report(
         if e.guards.iter().any(|g| {
             empty_database_check(&g.text, g.negated)
                 || (!g.negated && pyapp::dev_condition(&g.text))
+                || (!g.negated && reach.cx.deploy.flags_off.contains(&g.text))
         }) {
             continue;
         }
