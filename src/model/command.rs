@@ -123,6 +123,23 @@ pub enum CommandKind {
     Other,
 }
 
+impl CommandKind {
+    /// An Alembic or Flask-Migrate command: one that reads or writes the revisions or the
+    /// version table (`upgrade`, `stamp`, `downgrade`, `revision --autogenerate`, `merge`,
+    /// `flask db init`).
+    pub fn is_alembic(&self) -> bool {
+        matches!(
+            self,
+            CommandKind::Migrate { .. }
+                | CommandKind::Stamp { .. }
+                | CommandKind::Downgrade { .. }
+                | CommandKind::Autogenerate
+                | CommandKind::Merge
+                | CommandKind::FlaskDbInit
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
     Alembic,

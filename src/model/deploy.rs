@@ -666,6 +666,23 @@ pub fn build(
     m
 }
 
+/// A file where a deploy may set an environment variable or a setting: `.env*`, a
+/// Dockerfile, a `Procfile`, YAML, a shell script, TOML, JSON, INI or `.cfg`.
+fn may_set_variables(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    name.starts_with(".env")
+        || name.starts_with("dockerfile")
+        || name == "procfile"
+        || [
+            ".yml", ".yaml", ".sh", ".toml", ".json", ".env", ".ini", ".cfg",
+        ]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
 /// The setting a condition reads when it is only a dotted name ending in an identifier:
 /// `DATABASE_AUTO_CREATE_TABLES` in `settings.DATABASE_AUTO_CREATE_TABLES`. A bare name, a
 /// call or a comparison is not a setting.
@@ -786,20 +803,7 @@ impl Builder<'_> {
         let deployish: Vec<PathBuf> = self
             .files
             .iter()
-            .filter(|p| {
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                    .unwrap_or_default();
-                name.starts_with(".env")
-                    || name.starts_with("dockerfile")
-                    || name == "procfile"
-                    || [
-                        ".yml", ".yaml", ".sh", ".toml", ".json", ".env", ".ini", ".cfg",
-                    ]
-                    .iter()
-                    .any(|e| name.ends_with(e))
-            })
+            .filter(|p| may_set_variables(p))
             .cloned()
             .collect();
         for (text, name) in guards {
@@ -952,18 +956,7 @@ impl Builder<'_> {
                 .filter(|v| by_text.contains(v.as_str()))
                 .cloned(),
         );
-        let deployish = |p: &Path| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                .unwrap_or_default();
-            name.starts_with(".env")
-                || name.starts_with("dockerfile")
-                || [".yml", ".yaml", ".sh", ".toml", ".json", ".env"]
-                    .iter()
-                    .any(|e| name.ends_with(e))
-                || name == "procfile"
-        };
+        let deployish = may_set_variables;
         let candidates: Vec<PathBuf> = self
             .files
             .iter()
@@ -1614,17 +1607,7 @@ fn platform_commands(id: FileId, path: &Path, text: &str) -> Vec<(SurfaceKind, S
                     // Scalingo's `postdeploy`) run on every deploy.
                     let one_off = !matches!(proc_name, "web" | "release" | "postdeploy")
                         && !l.commands.is_empty()
-                        && l.commands.iter().all(|c| {
-                            matches!(
-                                c.kind,
-                                CommandKind::Migrate { .. }
-                                    | CommandKind::Stamp { .. }
-                                    | CommandKind::Downgrade { .. }
-                                    | CommandKind::Autogenerate
-                                    | CommandKind::Merge
-                                    | CommandKind::FlaskDbInit
-                            )
-                        });
+                        && l.commands.iter().all(|c| c.kind.is_alembic());
                     if one_off {
                         off += line.len();
                         continue;
@@ -1962,17 +1945,7 @@ impl DeployModel {
                         CommandKind::Deploy(DeployKind::ComposeUp { remote: false, .. })
                     )
             });
-            let alembic = |r: &&Run| {
-                matches!(
-                    r.kind,
-                    CommandKind::Migrate { .. }
-                        | CommandKind::Stamp { .. }
-                        | CommandKind::Downgrade { .. }
-                        | CommandKind::Autogenerate
-                        | CommandKind::Merge
-                        | CommandKind::FlaskDbInit
-                )
-            };
+            let alembic = |r: &&Run| r.kind.is_alembic();
             let mut alembic_runs = s.runs.iter().filter(alembic).peekable();
             let in_container = alembic_runs.peek().is_some()
                 && alembic_runs.all(|r| local(r) && r.in_running_container);
