@@ -237,6 +237,13 @@ impl Service {
     }
 }
 
+/// [`dev_file_name`] of the last component of a path (`docker/Dockerfile.dev`).
+pub fn dev_path(path: &std::path::Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(dev_file_name)
+}
+
 /// Whether a file's name says it is for development or tests (`docker-compose.dev.yml`,
 /// `compose.local.yaml`, `Dockerfile.test`, `local.dockerfile`): not how the project deploys.
 pub fn dev_file_name(name: &str) -> bool {

@@ -430,10 +430,7 @@ pub fn build(
         b.image = None;
         if let Some(sp) = at {
             // `Dockerfile.dev`, `local.dockerfile`: a developer's image, not the one deployed.
-            let dev = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(crate::model::compose::dev_file_name);
+            let dev = crate::model::compose::dev_path(p);
             m.surfaces.push(Surface {
                 kind: SurfaceKind::ImageStart { dockerfile: di },
                 span: sp,
@@ -617,9 +614,7 @@ pub fn build(
                         .build
                         .as_ref()
                         .and_then(|(_, name)| name.as_deref())
-                        .and_then(|n| Path::new(n).file_name())
-                        .and_then(|n| n.to_str())
-                        .is_some_and(crate::model::compose::dev_file_name),
+                        .is_some_and(|n| crate::model::compose::dev_path(Path::new(n))),
             });
         }
         m.compose.push(c);
@@ -806,29 +801,42 @@ impl Builder<'_> {
             .filter(|p| may_set_variables(p))
             .cloned()
             .collect();
-        for (text, name) in guards {
-            let mut default_false = false;
-            let mut default_other = false;
-            for p in &settings {
-                let Some(id) = (self.read)(p, self.db) else {
-                    continue;
-                };
-                match declared_default(&self.db.get(id).text, &name) {
-                    Some(false) => default_false = true,
-                    Some(true) => default_other = true,
+        // Per setting: declared `False` in some settings module, and otherwise in none.
+        let mut defaults: BTreeMap<&str, (bool, bool)> = guards
+            .iter()
+            .map(|(_, n)| (n.as_str(), (false, false)))
+            .collect();
+        for p in &settings {
+            let Some(id) = (self.read)(p, self.db) else {
+                continue;
+            };
+            let text = &self.db.get(id).text;
+            for (name, (off, other)) in defaults.iter_mut() {
+                match declared_default(text, name) {
+                    Some(false) => *off = true,
+                    Some(true) => *other = true,
                     None => {}
                 }
             }
-            if !default_false || default_other {
-                continue;
+        }
+        // Those no deploy file names, each file read and upper-cased once.
+        let mut unnamed: BTreeSet<String> = defaults
+            .iter()
+            .filter(|(_, (off, other))| *off && !*other)
+            .map(|(n, _)| n.to_ascii_uppercase())
+            .collect();
+        for p in &deployish {
+            if unnamed.is_empty() {
+                break;
             }
-            let upper = name.to_ascii_uppercase();
-            let named = deployish.iter().any(|p| {
-                (self.read)(p, self.db)
-                    .is_some_and(|id| self.db.get(id).text.to_ascii_uppercase().contains(&upper))
-            });
-            if !named {
-                out.insert(text);
+            if let Some(id) = (self.read)(p, self.db) {
+                let upper = self.db.get(id).text.to_ascii_uppercase();
+                unnamed.retain(|n| !upper.contains(n.as_str()));
+            }
+        }
+        for (text, name) in &guards {
+            if unnamed.contains(&name.to_ascii_uppercase()) {
+                out.insert(text.clone());
             }
         }
         out
@@ -1052,62 +1060,50 @@ impl Builder<'_> {
                 // A sourced script runs in this shell: under this shell's `set -e`.
                 let inherits_errexit =
                     matches!(c.kind, CommandKind::Source { .. }) && c.errexit && !c.errexit_off;
-                // `setup.sh install-deps`: the script's first argument, when it is a literal,
-                // picks one arm of a `case "$1" in` and the other arms do not run.
-                let first_arg = c
+                // The words after the script (`setup.sh install-deps`, `migrate.sh -u`,
+                // `app.py --run-migrations`, `entrypoint.sh gunicorn app:app`).
+                let after = c
                     .argv
                     .iter()
-                    .position(|w| concrete(&w.text) == Some(path.clone()))
-                    .and_then(|at| c.argv.get(at + 1))
+                    .position(|w| concrete(&w.text).as_ref() == Some(&path))
+                    .map_or(&c.argv[..0], |at| &c.argv[at + 1..]);
+                // The script's first argument, when it is a literal, picks one arm of a
+                // `case "$1" in` and the other arms do not run.
+                let first_arg = after
+                    .first()
                     .map(|w| w.text.clone())
                     .filter(|a| !a.contains('$') && !a.starts_with('-'));
-                // `migrate.sh -u`: the option letters given, for a script that reads them
-                // with `getopts`. Unknown when a word after the script is not literal.
-                let flags: Option<Vec<char>> = {
-                    let after: Vec<&str> = c
-                        .argv
+                // The option letters given, for a script that reads them with `getopts`.
+                // Unknown when a word after the script is not literal.
+                let flags: Option<Vec<char>> = (!after.is_empty()
+                    && !after.iter().any(|w| w.text.contains('$'))
+                    && after[0].text.starts_with('-'))
+                .then(|| {
+                    after
                         .iter()
-                        .skip_while(|w| concrete(&w.text) != Some(path.clone()))
-                        .skip(1)
-                        .map(|w| w.text.as_str())
-                        .collect();
-                    (!after.is_empty()
-                        && !after.iter().any(|w| w.contains('$'))
-                        && after.first().is_some_and(|w| w.starts_with('-')))
-                    .then(|| {
-                        after
-                            .iter()
-                            .filter(|w| w.starts_with('-') && !w.starts_with("--"))
-                            .flat_map(|w| w[1..].chars())
-                            .collect()
-                    })
-                };
-                // `python app.py --run-migrations`: the arguments after the script, for the
-                // effects it runs only under a flag (`if make_migrations:`).
-                let py_args: Option<Vec<String>> = (lang == Lang::Python).then(|| {
-                    c.argv
-                        .iter()
-                        .skip_while(|w| concrete(&w.text) != Some(path.clone()))
-                        .skip(1)
-                        .map(|w| w.text.clone())
+                        .filter(|w| w.text.starts_with('-') && !w.text.starts_with("--"))
+                        .flat_map(|w| w.text[1..].chars())
                         .collect()
                 });
+                // For the effects a Python script runs only under a flag (`if
+                // make_migrations:`).
+                let py_args: Option<Vec<String>> =
+                    (lang == Lang::Python).then(|| after.iter().map(|w| w.text.clone()).collect());
                 for mut r in self.script(&path, lang, base, span) {
                     if let Some(args) = &py_args {
                         if self.flag_off(&r, args, file) {
                             continue;
                         }
                     }
-                    if let Some(arg) = &first_arg {
+                    if lang == Lang::Shell {
                         let text = &self.db.get(r.span.file).text;
-                        if lang == Lang::Shell && !case_arm_runs(text, r.span.start as usize, arg) {
-                            continue;
-                        }
-                    }
-                    if let Some(flags) = &flags {
-                        let text = &self.db.get(r.span.file).text;
-                        if lang == Lang::Shell
-                            && !getopts_arm_runs(text, r.span.start as usize, flags)
+                        let at = r.span.start as usize;
+                        if first_arg
+                            .as_ref()
+                            .is_some_and(|a| !case_arm_runs(text, at, a))
+                            || flags
+                                .as_ref()
+                                .is_some_and(|f| !getopts_arm_runs(text, at, f))
                         {
                             continue;
                         }
@@ -1122,23 +1118,15 @@ impl Builder<'_> {
                 }
                 // `entrypoint.sh gunicorn app:app`: the words after the script are the
                 // command it hands over to (`exec "$@"`).
-                if lang == Lang::Shell {
-                    if let Some(at) = c
-                        .argv
+                if lang == Lang::Shell && !after.is_empty() {
+                    let rest: Vec<(String, u32, u32)> = after
                         .iter()
-                        .position(|w| concrete(&w.text) == Some(path.clone()))
-                    {
-                        let rest: Vec<(String, u32, u32)> = c.argv[at + 1..]
-                            .iter()
-                            .map(|w| (w.text.clone(), w.start, w.end))
-                            .collect();
-                        if !rest.is_empty() {
-                            let handed = CommandList::from_exec(&rest);
-                            for h in &handed.commands {
-                                if !matches!(h.kind, CommandKind::Other) {
-                                    out.push(run_of(h, file));
-                                }
-                            }
+                        .map(|w| (w.text.clone(), w.start, w.end))
+                        .collect();
+                    let handed = CommandList::from_exec(&rest);
+                    for h in &handed.commands {
+                        if !matches!(h.kind, CommandKind::Other) {
+                            out.push(run_of(h, file));
                         }
                     }
                 }
@@ -2096,13 +2084,11 @@ fn case_arm_runs(text: &str, at: usize, arg: &str) -> bool {
     let on_first = |subject: &str| {
         subject == "$1" || subject.starts_with("${1}") || subject.starts_with("${1:")
     };
-    match enclosing_case_arm(text, at, on_first) {
-        Some(patterns) => patterns.split('|').any(|p| {
-            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
+    enclosing_case_arm(text, at, on_first).is_none_or(|mut patterns| {
+        patterns.any(|p| {
             p == "*" || p == arg || (p.ends_with('*') && arg.starts_with(&p[..p.len() - 1]))
-        }),
-        None => true,
-    }
+        })
+    })
 }
 
 /// Whether the command at `at` runs when the script is given the option letters `flags`
@@ -2121,25 +2107,29 @@ fn getopts_arm_runs(text: &str, at: usize, flags: &[char]) -> bool {
     let var = var.trim_end_matches(';');
     let plain = format!("${var}");
     let braced = format!("${{{var}}}");
-    match enclosing_case_arm(&before[k..], at - k, |s| s == plain || s == braced) {
-        Some(patterns) => patterns.split('|').any(|p| {
-            let p = p.trim().trim_start_matches('(').trim_matches(['"', '\'']);
-            let mut letters = p.chars();
-            match (letters.next(), letters.next()) {
-                (Some(c), None) => c == '*' || c == '?' || flags.contains(&c),
-                // A bracket class or another glob: not judged.
-                _ => true,
-            }
-        }),
-        None => true,
-    }
+    enclosing_case_arm(&before[k..], at - k, |s| s == plain || s == braced).is_none_or(
+        |mut patterns| {
+            patterns.any(|p| {
+                let mut letters = p.chars();
+                match (letters.next(), letters.next()) {
+                    (Some(c), None) => c == '*' || c == '?' || flags.contains(&c),
+                    // A bracket class or another glob: not judged.
+                    _ => true,
+                }
+            })
+        },
+    )
 }
 
 /// The patterns of the arm of the innermost open `case` before `at` whose subject `subject`
-/// accepts (quotes removed): the text between the last `;;` (or `in`) and the `)` before
-/// `at`. Looks at the last 64 `case`s only: a bound, so that a script of thousands of arms
-/// stays linear.
-fn enclosing_case_arm(text: &str, at: usize, subject: impl Fn(&str) -> bool) -> Option<&str> {
+/// accepts (quotes removed): the `|`-separated words between the last `;;` (or `in`) and the
+/// `)` before `at`, without quotes or a leading `(`. Looks at the last 64 `case`s only: a
+/// bound, so that a script of thousands of arms stays linear.
+fn enclosing_case_arm(
+    text: &str,
+    at: usize,
+    subject: impl Fn(&str) -> bool,
+) -> Option<impl Iterator<Item = &str>> {
     let before = &text[..at.min(text.len())];
     let mut search = before.len();
     let mut looked = 0;
@@ -2168,7 +2158,11 @@ fn enclosing_case_arm(text: &str, at: usize, subject: impl Fn(&str) -> bool) -> 
             .map(|i| i + 2)
             .unwrap_or_else(|| arms.find(" in").map(|i| i + 3).unwrap_or(0));
         let close = arms[start..].find(')')?;
-        return Some(arms[start..start + close].trim());
+        return Some(
+            arms[start..start + close]
+                .split('|')
+                .map(|p| p.trim().trim_start_matches('(').trim_matches(['"', '\''])),
+        );
     }
     None
 }

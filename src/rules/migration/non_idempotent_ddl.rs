@@ -382,13 +382,11 @@ fn judged_revisions(
     // A head the repository has long moved past: it has been applied by every deploy since.
     if let Some(newest) = newest.filter(|_| super::judges_heads(cx, project)) {
         let cutoff = newest - chrono::Days::new(SUPERSEDED_AFTER_DAYS);
-        scope.retain(|&f| {
-            project
-                .migrations()
-                .find(|m| m.file == f)
-                .and_then(|m| super::created_on(cx, m))
-                .is_none_or(|d| d >= cutoff)
-        });
+        for m in project.migrations() {
+            if scope.contains(&m.file) && super::created_on(cx, m).is_some_and(|d| d < cutoff) {
+                scope.remove(&m.file);
+            }
+        }
     }
     if let Some(g) = graph.filter(|g| {
         g.bases.len() == 1

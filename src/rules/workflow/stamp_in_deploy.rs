@@ -62,24 +62,20 @@ impl Rule for StampInDeploy {
                 if run.in_empty_database_guard() {
                     continue;
                 }
-                // `stamp "$REVISION"` then `upgrade head`: the script computed the revision
-                // the schema already has (from the application's own version record) and
-                // adopts it before upgrading; nothing past it is recorded unrun.
-                let upgrades_next =
-                    !run.after_failed_migrate && s.runs[i + 1..].iter().any(|r| r.migrates());
-                // Under a condition, a stamp to a named revision (not `base`) then
-                // `upgrade head`: a legacy database the script found to hold that revision's
-                // schema is adopted at it (`if strategy == STAMP_THEN_UPGRADE:
-                // command.stamp(cfg, BASELINE)`), and the upgrade runs everything after.
-                let adopts_baseline = !run.guards.is_empty()
+                // Then `upgrade head`, after either of two stamps that adopt the schema the
+                // database already has, so that nothing past it is recorded unrun:
+                // - `stamp "$REVISION"`: the script computed the revision (from the
+                //   application's own version record);
+                // - under a condition, a stamp to a named revision other than `base`: a
+                //   legacy database the script found to hold that revision's schema
+                //   (`if strategy == ADOPT: command.stamp(cfg, BASELINE)`).
+                let adopts = !run.after_failed_migrate
                     && match target {
-                        Target::Revision(t) => t != "base",
                         Target::Unknown(t) => !t.is_empty(),
+                        Target::Revision(t) => t != "base" && !run.guards.is_empty(),
                         _ => false,
-                    };
-                let adopts = (matches!(target, Target::Unknown(t) if !t.is_empty())
-                    || adopts_baseline)
-                    && upgrades_next;
+                    }
+                    && s.runs[i + 1..].iter().any(|r| r.migrates());
                 if adopts {
                     continue;
                 }
